@@ -39,10 +39,13 @@ mkdir -p "$base"
 if [ "$(id -u)" = 0 ]; then
   id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   chown postgres: "$base"
-  # the server runs as postgres and must be able to reach its data folder
+  # The server runs as postgres and must reach its data folder. When a parent folder is
+  # closed to other users (a checkout under /root, say), keep the cluster in /tmp instead.
   if ! runuser -u postgres -- test -x "$base"; then
-    say "the postgres user cannot reach $base (a parent folder is closed); set PAKU_PG_DIR to an open folder"
-    exit 1
+    alt=/tmp/paku-pg-$(printf '%s' "$base" | sha256sum | cut -c1-12)
+    say "the postgres user cannot reach $base; using $alt instead"
+    base=$alt; data=$base/data; log=$base/postgres.log
+    mkdir -p "$base" && chown postgres: "$base"
   fi
 fi
 

@@ -1,0 +1,13 @@
+namespace Paku.Ota.Application.Common;
+
+/// <summary>Tells whether the database answers; used by the health check.</summary>
+public interface IDatabaseProbe
+{
+    Task<bool> CanConnectAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The time, so handlers stay testable.</summary>
+public interface IClock
+{
+    DateTimeOffset UtcNow { get; }
+}

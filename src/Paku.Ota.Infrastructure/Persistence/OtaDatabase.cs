@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace Paku.Ota.Infrastructure.Persistence;
+
+public static class OtaDatabase
+{
+    public const string ConnectionStringName = "Ota";
+
+    public static string RequireConnectionString(IConfiguration configuration) =>
+        configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } cs
+            ? cs
+            : throw new InvalidOperationException(
+                $"No database configured: set ConnectionStrings__{ConnectionStringName} (e.g. Host=127.0.0.1;Port=5432;Username=ota;Password=…;Database=ota).");
+
+    /// <summary>One data source for the process. Short timeouts: when PostgreSQL goes away, requests
+    /// fail fast (and are answered 503) instead of piling up.</summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.ContainsKey("Timeout"))
+        {
+            builder.Timeout = 5;
+        }
+
+        if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout"))
+        {
+            builder.CommandTimeout = 15;
+        }
+
+        return new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test suite of the project against real parts: a private PostgreSQL (started here),
+# real HTTP and TLS, and the C client's CTest suite. Ends with one line: "N passed, M failed".
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$repo"
+results=$repo/.local/test-results
+rm -rf "$results" && mkdir -p "$results"
+
+passed=0; failed=0; broken=()
+
+# 1. PostgreSQL: the private cluster (or PAKU_TEST_PG when it points at another server).
+if [ -z "${PAKU_TEST_PG:-}" ]; then
+  cs=$(scripts/pg-start.sh) || { echo "test.sh: could not start PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }
+  export PAKU_TEST_PG=${cs%;Database=*}
+fi
+
+# 2. .NET suites (NUnit), one TRX file per test project.
+if dotnet build Paku.Ota.sln -c Release -nologo -v q -clp:ErrorsOnly; then
+  dotnet test Paku.Ota.sln -c Release --no-build --nologo \
+    --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results/dotnet" || broken+=("dotnet test")
+  for trx in "$results"/dotnet/*.trx; do
+    [ -f "$trx" ] || continue
+    counters=$(grep -o '<Counters [^>]*>' "$trx")
+    p=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+    f=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+    e=$(sed -E 's/.* error="([0-9]+)".*/\1/' <<<"$counters")
+    passed=$((passed + p)); failed=$((failed + f + e))
+  done
+else
+  broken+=("dotnet build")
+fi
+
+# 3. The C client (CTest + cmocka): installs its Debian packages when missing.
+if [ -x esp-idf-client/scripts/test.sh ]; then
+  esp-idf-client/scripts/test.sh 2>&1 | tee "$results/ctest.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || broken+=("esp-idf-client tests")
+  summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$results/ctest.log" | tail -1)
+  if [ -n "$summary" ]; then
+    f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+    t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
+    passed=$((passed + t - f)); failed=$((failed + f))
+  fi
+fi
+
+if [ ${#broken[@]} -gt 0 ]; then
+  echo "test.sh: failed steps: ${broken[*]}"
+  [ "$failed" -gt 0 ] || failed=1
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

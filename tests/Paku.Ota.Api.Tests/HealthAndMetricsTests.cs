@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Paku.Ota.Testing;
+
+namespace Paku.Ota.Api.Tests;
+
+public sealed class HealthAndMetricsTests
+{
+    private TestDatabase _db = null!;
+    private ApiFactory _factory = null!;
+
+    [OneTimeSetUp]
+    public async Task Start() => (_db, _factory) = await ApiFactory.StartAsync("paku_test_api");
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        await _factory.DisposeAsync();
+        await _db.DisposeAsync();
+    }
+
+    [Test]
+    public async Task Health_is_healthy_when_the_database_answers()
+    {
+        using var client = _factory.CreateClient();
+
+        var response = await client.GetAsync("/health");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(body.GetProperty("status").GetString(), Is.EqualTo("healthy"));
+        Assert.That(body.GetProperty("database").GetString(), Is.EqualTo("reachable"));
+    }
+
+    [Test]
+    public async Task Health_is_503_when_the_database_is_unreachable()
+    {
+        await using var factory = new ApiFactory("Host=127.0.0.1;Port=1;Username=postgres;Database=none;Timeout=2");
+        using var client = factory.CreateClient();
+
+        var response = await client.GetAsync("/health");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(body.GetProperty("database").GetString(), Is.EqualTo("unreachable"));
+    }
+
+    [Test]
+    public async Task Metrics_are_prometheus_text_with_http_server_instruments()
+    {
+        using var client = _factory.CreateClient();
+        await client.GetAsync("/health");
+
+        var response = await client.GetAsync("/metrics");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/plain"));
+        Assert.That(text, Does.Contain("# TYPE http_server_request_duration_seconds histogram"));
+    }
+
+    [Test]
+    public async Task An_unknown_path_is_a_problem_json_404()
+    {
+        using var client = _factory.CreateClient();
+
+        var response = await client.GetAsync("/no/such/thing");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+    }
+}
