@@ -1,11 +1,15 @@
+using System.Net;
 using Mediator;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Paku.Ota.Api.Endpoints;
 using Paku.Ota.Api.Http;
+using Paku.Ota.Api.Security;
 using Paku.Ota.Application;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Infrastructure;
+using Paku.Ota.Infrastructure.Certificates;
 using Paku.Ota.Infrastructure.Persistence;
 
 namespace Paku.Ota.Api;
@@ -18,6 +22,9 @@ public static class ServiceHost
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        var development = builder.Environment.IsDevelopment()
+            ? DevelopmentProfile.Apply(builder.Configuration, builder.Environment.ContentRootPath)
+            : null;
 
         builder.Services.AddApplication();
         builder.Services.AddInfrastructure(builder.Configuration);
@@ -26,24 +33,75 @@ public static class ServiceHost
             options.ServiceLifetime = ServiceLifetime.Scoped;
             options.PipelineBehaviors = [typeof(ValidationBehaviour<,>)];
         });
-        builder.Services.AddApi();
+        builder.Services.AddApi(builder.Configuration);
+        ConfigureListeners(builder);
 
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("paku-ota"))
             .WithMetrics(metrics => metrics
-            .AddMeter(MeterName)
-            .AddMeter("Npgsql")
-            .AddAspNetCoreInstrumentation()
-            .AddPrometheusExporter());
+                .AddMeter(MeterName)
+                .AddMeter("Npgsql")
+                .AddAspNetCoreInstrumentation()
+                .AddPrometheusExporter());
 
         var app = builder.Build();
         MigrateOnStartIfAsked(app);
+        LogSecurityMode(app, development);
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<ForwardedClientCertificateMiddleware>();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthEndpoints();
         return app;
+    }
+
+    /// <summary>HTTP on Ota:Http:Port (8080); HTTPS for devices on Ota:Https:Port (8443) when a server
+    /// certificate is configured, asking every client for a certificate. Kestrel accepts any client
+    /// certificate at the handshake; the chain is judged against the fleet CA by the authentication handler,
+    /// so a bad certificate gets a problem+json that says why instead of a dropped connection.</summary>
+    private static void ConfigureListeners(WebApplicationBuilder builder)
+    {
+        var address = IPAddress.Parse(builder.Configuration["Ota:ListenAddress"] ?? "0.0.0.0");
+        var httpPort = builder.Configuration.GetValue("Ota:Http:Port", 8080);
+        var https = builder.Configuration.GetSection("Ota:Https").Get<HttpsOptions>() ?? new HttpsOptions();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(address, httpPort);
+            if (string.IsNullOrEmpty(https.CertificatePath) || string.IsNullOrEmpty(https.KeyPath))
+            {
+                return;
+            }
+
+            var certificate = FleetCertificates.LoadWithKey(https.CertificatePath, https.KeyPath);
+            kestrel.Listen(address, https.Port, listen => listen.UseHttps(tls =>
+            {
+                tls.ServerCertificate = certificate;
+                tls.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                tls.AllowAnyClientCertificate();
+            }));
+        });
+    }
+
+    private static void LogSecurityMode(WebApplication app, DevelopmentProfile.Material? development)
+    {
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Paku.Ota.Security");
+        var devices = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DeviceAuthOptions>>().Value;
+        var keys = app.Services.GetRequiredService<ApiKeyRegistry>();
+        log.LogInformation(
+            "Device authentication: {Mode}; fleet CA: {FleetCa}; forwarded certificates: {Forwarded}; admin API keys: {Keys}",
+            devices.AllowPlainHttp ? "client certificate, or plain HTTP without one (development only)" : "client certificate required",
+            devices.FleetCaPath ?? "(none: no device can authenticate)",
+            devices.ForwardedCertificateHeader is null ? "off" : $"header {devices.ForwardedCertificateHeader} from {string.Join(", ", devices.TrustedProxies)}",
+            keys.Count);
+        if (development is not null)
+        {
+            log.LogWarning(
+                "Development profile. Admin API key: {ApiKey}  Device certificate for {DeviceId}: {Cert} (key {Key}); fleet CA: {Ca}",
+                development.ApiKey, DevelopmentProfile.ExampleDeviceId, development.DeviceCertificate, development.DeviceKey, development.CaCertificate);
+        }
     }
 
     /// <summary>The development profile (and the quick start) applies migrations at start-up;

@@ -8,6 +8,7 @@ public static class CommandLine
         usage: Paku.Ota.Api [verb] [--options]
           serve      run the service (the default)
           migrate    apply pending database migrations and exit (0 = the schema is current)
+        """ + CertificateCommands.Usage + """
         Configuration comes from appsettings*.json and the environment (ConnectionStrings__Ota, Ota__...).
         """;
 
@@ -22,6 +23,14 @@ public static class CommandLine
                 return 0;
             case "migrate":
                 return MigrateCommand.Run(rest);
+            case "ca-create":
+                return CertificateCommands.CreateAuthority(rest);
+            case "cert-device":
+                return CertificateCommands.IssueDevice(rest);
+            case "cert-server":
+                return CertificateCommands.IssueServer(rest);
+            case "hash-key":
+                return CertificateCommands.HashKey(rest);
             case "help" or "--help" or "-h":
                 Console.WriteLine(Usage);
                 return 0;

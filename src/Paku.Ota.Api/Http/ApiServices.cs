@@ -1,10 +1,11 @@
 using Microsoft.AspNetCore.Http.Json;
+using Paku.Ota.Api.Security;
 
 namespace Paku.Ota.Api.Http;
 
 public static class ApiServices
 {
-    public static IServiceCollection AddApi(this IServiceCollection services)
+    public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -13,6 +14,22 @@ public static class ApiServices
             options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             options.SerializerOptions.DictionaryKeyPolicy = null;
         });
+
+        var devices = configuration.GetSection("Ota:Devices").Get<DeviceAuthOptions>() ?? new DeviceAuthOptions();
+        services.Configure<DeviceAuthOptions>(configuration.GetSection("Ota:Devices"));
+        services.AddSingleton(new ApiKeyRegistry(configuration.GetSection("Ota:ApiKeys").Get<List<ApiKeyOptions>>() ?? []));
+        services.AddAuthentication()
+            .AddDeviceCertificates(devices)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(AdminPolicies.Scheme, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicies.Read, policy => policy
+                .AddAuthenticationSchemes(AdminPolicies.Scheme)
+                .RequireAuthenticatedUser()
+                .RequireClaim(AdminPolicies.ScopeClaim, "read", "write"))
+            .AddPolicy(AdminPolicies.Write, policy => policy
+                .AddAuthenticationSchemes(AdminPolicies.Scheme)
+                .RequireAuthenticatedUser()
+                .RequireClaim(AdminPolicies.ScopeClaim, "write"));
         return services;
     }
 }

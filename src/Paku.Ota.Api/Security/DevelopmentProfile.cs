@@ -1,0 +1,75 @@
+using System.Net;
+using Paku.Ota.Infrastructure.Certificates;
+
+namespace Paku.Ota.Api.Security;
+
+/// <summary>The development profile: on first run it makes a fleet CA, a server certificate, one
+/// device certificate and an admin API key under a git-ignored folder, and points the settings at
+/// them (settings given explicitly still win). Plain-HTTP device calls are allowed, as the seed's
+/// examples use http://localhost:8080.</summary>
+public static class DevelopmentProfile
+{
+    public const string ExampleDeviceId = "esp32_001";
+
+    public sealed record Material(string Directory, string ApiKey, string DeviceCertificate, string DeviceKey, string CaCertificate);
+
+    public static Material Apply(ConfigurationManager configuration, string contentRoot)
+    {
+        var directory = configuration["Ota:Development:Directory"] is { Length: > 0 } configured
+            ? Path.GetFullPath(configured)
+            : Path.Combine(contentRoot, ".local", "dev");
+        Directory.CreateDirectory(directory);
+
+        var caCert = Path.Combine(directory, "ca.crt");
+        var caKey = Path.Combine(directory, "ca.key");
+        var serverCert = Path.Combine(directory, "server.crt");
+        var serverKey = Path.Combine(directory, "server.key");
+        var deviceCert = Path.Combine(directory, "devices", ExampleDeviceId + ".crt");
+        var deviceKey = Path.Combine(directory, "devices", ExampleDeviceId + ".key");
+        var apiKeyFile = Path.Combine(directory, "admin-api-key");
+
+        var now = DateTimeOffset.UtcNow.AddMinutes(-5);
+        if (!File.Exists(caCert) || !File.Exists(caKey))
+        {
+            using var ca = FleetCertificates.CreateAuthority("Paku OTA development fleet CA", now, now.AddYears(5));
+            FleetCertificates.WritePem(ca, caCert, caKey);
+            File.Delete(serverCert);
+            File.Delete(deviceCert);
+        }
+
+        if (!File.Exists(serverCert) || !File.Exists(deviceCert))
+        {
+            using var ca = FleetCertificates.LoadWithKey(caCert, caKey);
+            using var server = FleetCertificates.IssueServer(ca, ["localhost"], [IPAddress.Loopback, IPAddress.IPv6Loopback], now, now.AddYears(2));
+            FleetCertificates.WritePem(server, serverCert, serverKey);
+            using var device = FleetCertificates.IssueDevice(ca, ExampleDeviceId, now, now.AddYears(2));
+            FleetCertificates.WritePem(device, deviceCert, deviceKey);
+        }
+
+        if (!File.Exists(apiKeyFile))
+        {
+            File.WriteAllText(apiKeyFile, ApiKeys.NewKey() + "\n");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(apiKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        var apiKey = File.ReadAllText(apiKeyFile).Trim();
+        var defaults = new Dictionary<string, string?>
+        {
+            ["Ota:Https:CertificatePath"] = serverCert,
+            ["Ota:Https:KeyPath"] = serverKey,
+            ["Ota:Devices:FleetCaPath"] = caCert,
+            ["Ota:Devices:AllowPlainHttp"] = "true",
+        };
+        var extra = defaults.Where(d => string.IsNullOrEmpty(configuration[d.Key])).ToDictionary();
+
+        var keyCount = configuration.GetSection("Ota:ApiKeys").GetChildren().Count();
+        extra[$"Ota:ApiKeys:{keyCount}:Name"] = "development";
+        extra[$"Ota:ApiKeys:{keyCount}:Hash"] = ApiKeys.Hash(apiKey);
+        extra[$"Ota:ApiKeys:{keyCount}:Scope"] = "write";
+        configuration.AddInMemoryCollection(extra);
+        return new Material(directory, apiKey, deviceCert, deviceKey, caCert);
+    }
+}

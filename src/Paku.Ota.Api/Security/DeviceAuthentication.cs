@@ -1,0 +1,192 @@
+using System.Security.Claims;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Certificate;
+using Microsoft.Extensions.Options;
+using Paku.Ota.Api.Http;
+using Paku.Ota.Infrastructure.Certificates;
+
+namespace Paku.Ota.Api.Security;
+
+public static class DeviceAuthentication
+{
+    public const string DeviceIdClaim = "device_id";
+    public const string DeviceIdItem = "paku.device_id";
+
+    public static AuthenticationBuilder AddDeviceCertificates(this AuthenticationBuilder builder, DeviceAuthOptions options)
+    {
+        X509Certificate2? fleetCa = null;
+        if (!string.IsNullOrEmpty(options.FleetCaPath))
+        {
+            fleetCa = File.Exists(options.FleetCaPath)
+                ? FleetCertificates.LoadCertificate(options.FleetCaPath)
+                : throw new InvalidOperationException($"Ota:Devices:FleetCaPath points at '{options.FleetCaPath}', which does not exist.");
+        }
+
+        builder.AddCertificate(certificate =>
+        {
+            certificate.AllowedCertificateTypes = CertificateTypes.Chained;
+            certificate.ChainTrustValidationMode = X509ChainTrustMode.CustomRootTrust;
+            if (fleetCa is not null)
+            {
+                certificate.CustomTrustStore.Add(fleetCa);
+            }
+
+            certificate.RevocationMode = X509RevocationMode.NoCheck;
+            certificate.ValidateCertificateUse = true;
+            certificate.ValidateValidityPeriod = true;
+            certificate.Events = new CertificateAuthenticationEvents
+            {
+                OnCertificateValidated = context =>
+                {
+                    var deviceId = context.ClientCertificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+                    if (fleetCa is null)
+                    {
+                        context.Fail("No fleet CA is configured (Ota:Devices:FleetCaPath), so no device certificate can be trusted.");
+                        return Task.CompletedTask;
+                    }
+
+                    if (string.IsNullOrEmpty(deviceId))
+                    {
+                        context.Fail("The client certificate has no common name (CN); the CN must be the device id.");
+                        return Task.CompletedTask;
+                    }
+
+                    context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
+                        [new Claim(DeviceIdClaim, deviceId), new Claim(ClaimTypes.Name, deviceId)],
+                        CertificateAuthenticationDefaults.AuthenticationScheme));
+                    context.Success();
+                    return Task.CompletedTask;
+                },
+            };
+        });
+        builder.AddCertificateCache(cache =>
+        {
+            cache.CacheSize = 10_000;
+            cache.CacheEntryExpiration = TimeSpan.FromMinutes(5);
+        });
+        return builder;
+    }
+
+    /// <summary>Why a presented certificate was refused, in words (the handler only says that it was).</summary>
+    public static string DescribeRejection(X509Certificate2? certificate, DeviceAuthOptions options, TimeProvider time)
+    {
+        if (certificate is null)
+        {
+            return "the client certificate was refused";
+        }
+
+        var now = time.GetUtcNow();
+        if (now < certificate.NotBefore.ToUniversalTime())
+        {
+            return $"the client certificate is not valid before {certificate.NotBefore.ToUniversalTime():u}";
+        }
+
+        if (now > certificate.NotAfter.ToUniversalTime())
+        {
+            return $"the client certificate expired on {certificate.NotAfter.ToUniversalTime():u}";
+        }
+
+        if (string.IsNullOrEmpty(options.FleetCaPath))
+        {
+            return "no fleet CA is configured on the server, so no device certificate can be trusted";
+        }
+
+        return $"the client certificate ('{certificate.Subject}', issued by '{certificate.Issuer}') is not issued by the fleet CA, or is not meant for client authentication";
+    }
+}
+
+/// <summary>Runs before every device endpoint: works out which device is calling and refuses a
+/// device acting as another. In production a valid fleet certificate is required; the development
+/// profile may accept plain HTTP calls without one.</summary>
+public sealed class DeviceIdentityFilter(Func<EndpointFilterInvocationContext, string?> claimedId) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var options = http.RequestServices.GetRequiredService<IOptions<DeviceAuthOptions>>().Value;
+        var claimed = claimedId(context);
+        var result = await http.AuthenticateAsync(CertificateAuthenticationDefaults.AuthenticationScheme);
+        if (result.Succeeded)
+        {
+            var deviceId = result.Principal.FindFirstValue(DeviceAuthentication.DeviceIdClaim)!;
+            if (claimed is not null && !string.Equals(claimed, deviceId, StringComparison.Ordinal))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+                    detail: $"The client certificate is for device '{deviceId}'; it may not act as device '{claimed}'.");
+            }
+
+            http.Items[DeviceAuthentication.DeviceIdItem] = deviceId;
+            return await next(context);
+        }
+
+        if (result.Failure is not null)
+        {
+            var certificate = await http.Connection.GetClientCertificateAsync();
+            var reason = DeviceAuthentication.DescribeRejection(certificate, options, TimeProvider.System);
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                detail: $"Device authentication failed: {reason}.");
+        }
+
+        if (options.AllowPlainHttp)
+        {
+            http.Items[DeviceAuthentication.DeviceIdItem] = claimed;
+            return await next(context);
+        }
+
+        return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+            detail: "Device endpoints need HTTPS with a client certificate issued by the fleet CA (its CN is the device id).");
+    }
+}
+
+/// <summary>Accepts a client certificate forwarded by a TLS-terminating proxy, but only from the
+/// configured proxy addresses; the header is ignored from anyone else.</summary>
+public sealed class ForwardedClientCertificateMiddleware(RequestDelegate next, IOptions<DeviceAuthOptions> options, ILogger<ForwardedClientCertificateMiddleware> logger)
+{
+    private readonly string? _header = options.Value.ForwardedCertificateHeader;
+    private readonly HashSet<System.Net.IPAddress> _proxies = options.Value.TrustedProxies
+        .Select(p => System.Net.IPAddress.TryParse(p, out var ip) ? ip : throw new InvalidOperationException($"Ota:Devices:TrustedProxies has '{p}', which is not an IP address."))
+        .Select(ip => ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip)
+        .ToHashSet();
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (_header is null || !context.Request.Headers.TryGetValue(_header, out var value) || string.IsNullOrEmpty(value))
+        {
+            return next(context);
+        }
+
+        var remote = context.Connection.RemoteIpAddress;
+        if (remote is null || !_proxies.Contains(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote))
+        {
+            logger.LogWarning("Ignored a forwarded client certificate from {Remote}, which is not a trusted proxy", remote);
+            return next(context);
+        }
+
+        var certificate = Parse(value.ToString());
+        if (certificate is null)
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "Bad request",
+                $"The {_header} header does not hold a certificate (expected URL-encoded PEM or base64 DER).");
+        }
+
+        context.Connection.ClientCertificate = certificate;
+        context.Request.Scheme = "https"; // the proxy terminated TLS for this request
+        return next(context);
+    }
+
+    private static X509Certificate2? Parse(string value)
+    {
+        try
+        {
+            var text = Uri.UnescapeDataString(value);
+            return text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text)
+                : X509CertificateLoader.LoadCertificate(Convert.FromBase64String(text));
+        }
+        catch (Exception e) when (e is FormatException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            return null;
+        }
+    }
+}
