@@ -1,0 +1,374 @@
+using System.Diagnostics.CodeAnalysis;
+using Paku.Ota.Domain.Devices;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Domain.Rollouts;
+
+/// <summary>
+/// Which devices of one model are offered one firmware version. Active unless paused by an
+/// operator or halted by its own failure threshold; <see cref="PauseReason"/> says which.
+/// </summary>
+public sealed class Rollout
+{
+    public const int MaxSpecificDevices = 10_000;
+
+    public const string NameField = "name";
+    public const string DeviceModelField = "device_model";
+    public const string TargetTypeField = "target_type";
+    public const string DeviceIdsField = "target_filter.device_ids";
+    public const string GroupsField = "target_filter.groups";
+    public const string PercentageField = "rollout_percentage";
+
+    // Enough to fix the first few; a list of 10,000 bad ids helps nobody.
+    private const int ReportedInvalidValues = 5;
+
+    private Rollout(
+        string name,
+        string deviceModel,
+        FirmwareVersion version,
+        TargetType targetType,
+        TargetFilter filter,
+        int percentage,
+        bool isActive,
+        bool allowDowngrade,
+        FailureThreshold threshold,
+        string? pauseReason,
+        bool isHalted)
+    {
+        Name = name;
+        DeviceModel = deviceModel;
+        Version = version;
+        TargetType = targetType;
+        Filter = filter;
+        Percentage = percentage;
+        IsActive = isActive;
+        AllowDowngrade = allowDowngrade;
+        Threshold = threshold;
+        PauseReason = pauseReason;
+        IsHalted = isHalted;
+    }
+
+    public string Name { get; }
+    public string DeviceModel { get; }
+    public FirmwareVersion Version { get; }
+    public TargetType TargetType { get; }
+    public TargetFilter Filter { get; private set; }
+
+    /// <summary>0–100. Ignored by <see cref="TargetType.Specific"/>, which targets every listed device.</summary>
+    public int Percentage { get; private set; }
+
+    public bool IsActive { get; private set; }
+    public bool AllowDowngrade { get; }
+    public FailureThreshold Threshold { get; private set; }
+
+    /// <summary>Why the rollout is inactive, as given to <see cref="Pause"/> or <see cref="Halt"/>.</summary>
+    public string? PauseReason { get; private set; }
+
+    /// <summary>Stopped by its own failure threshold rather than by an operator.</summary>
+    public bool IsHalted { get; private set; }
+
+    public static RolloutCreation Create(
+        string? name,
+        string? deviceModel,
+        FirmwareVersion version,
+        TargetType targetType,
+        TargetFilter? filter,
+        int percentage,
+        bool isActive = true,
+        bool allowDowngrade = false,
+        FailureThreshold? threshold = null)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        filter ??= TargetFilter.None;
+
+        List<FieldError> errors = [];
+        if (!RolloutName.IsValid(name, out var nameError))
+        {
+            errors.Add(new FieldError(NameField, nameError));
+        }
+
+        if (!Devices.DeviceModel.IsValid(deviceModel, out var modelError))
+        {
+            errors.Add(new FieldError(DeviceModelField, modelError));
+        }
+
+        errors.AddRange(ValidateFilter(targetType, filter));
+        if (ValidatePercentage(percentage) is { } percentageError)
+        {
+            errors.Add(percentageError);
+        }
+
+        if (errors.Count > 0)
+        {
+            return new RolloutCreation(null, errors);
+        }
+
+        var rollout = new Rollout(
+            name!, deviceModel!, version, targetType, filter, percentage, isActive, allowDowngrade,
+            threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false);
+        return new RolloutCreation(rollout, []);
+    }
+
+    /// <summary>
+    /// Rebuilds a stored rollout. Input rules (name characters, the device-id limit…) are not
+    /// re-applied: a rollout created under older rules must still load.
+    /// </summary>
+    public static Rollout Restore(
+        string name,
+        string deviceModel,
+        FirmwareVersion version,
+        TargetType targetType,
+        TargetFilter filter,
+        int percentage,
+        bool isActive,
+        bool allowDowngrade,
+        FailureThreshold threshold,
+        string? pauseReason,
+        bool isHalted)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(deviceModel);
+        ArgumentNullException.ThrowIfNull(version);
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentNullException.ThrowIfNull(threshold);
+        if (!Enum.IsDefined(targetType))
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetType), targetType, "not a target type");
+        }
+
+        GuardPercentage(percentage);
+
+        // Operators flip is_active in SQL (the seed's runbook does); an active row is then
+        // simply active, whatever halt or pause it carried before.
+        return new Rollout(
+            name, deviceModel, version, targetType, filter, percentage, isActive, allowDowngrade, threshold,
+            pauseReason: isActive ? null : pauseReason,
+            isHalted: isHalted && !isActive);
+    }
+
+    public static FieldError? ValidatePercentage(int percentage) =>
+        percentage is >= 0 and <= 100
+            ? null
+            : new FieldError(PercentageField, $"the rollout percentage must be between 0 and 100, got {percentage}");
+
+    /// <summary>Whether <paramref name="filter"/> suits <paramref name="targetType"/>; empty when it does.</summary>
+    public static IReadOnlyList<FieldError> ValidateFilter(TargetType targetType, TargetFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        List<FieldError> errors = [];
+        switch (targetType)
+        {
+            case TargetType.Specific:
+                if (filter.DeviceIds.Count == 0)
+                {
+                    errors.Add(new FieldError(DeviceIdsField, "a specific rollout needs at least one device id"));
+                }
+                else if (filter.DeviceIds.Count > MaxSpecificDevices)
+                {
+                    errors.Add(new FieldError(
+                        DeviceIdsField,
+                        $"a specific rollout may list at most {MaxSpecificDevices} device ids, got {filter.DeviceIds.Count}"));
+                }
+
+                AddInvalid(errors, DeviceIdsField, filter.DeviceIds, "device ids", DeviceId.IsValid);
+                if (filter.Groups.Count > 0)
+                {
+                    errors.Add(new FieldError(GroupsField, "a specific rollout lists device ids only; to target groups use target_type 'group'"));
+                }
+
+                break;
+
+            case TargetType.Group:
+                if (filter.Groups.Count == 0)
+                {
+                    errors.Add(new FieldError(GroupsField, "a group rollout needs at least one group"));
+                }
+
+                AddInvalid(errors, GroupsField, filter.Groups, "groups", GroupName.IsValid);
+                if (filter.DeviceIds.Count > 0)
+                {
+                    errors.Add(new FieldError(DeviceIdsField, "a group rollout lists groups only; to target devices by id use target_type 'specific'"));
+                }
+
+                break;
+
+            case TargetType.Canary or TargetType.All:
+                var kind = targetType == TargetType.All ? "an all" : "a canary";
+                // Refused rather than ignored: "all" with a group list silently reaching every device would be a disaster.
+                if (filter.DeviceIds.Count > 0)
+                {
+                    errors.Add(new FieldError(DeviceIdsField, $"{kind} rollout takes no device ids; to target devices by id use target_type 'specific'"));
+                }
+
+                if (filter.Groups.Count > 0)
+                {
+                    errors.Add(new FieldError(GroupsField, $"{kind} rollout takes no groups; to target groups use target_type 'group'"));
+                }
+
+                break;
+
+            default:
+                errors.Add(new FieldError(TargetTypeField, $"the target type must be one of {TargetTypes.WireNames}"));
+                break;
+        }
+
+        return errors;
+    }
+
+    private delegate bool Validator(string? value, [NotNullWhen(false)] out string? error);
+
+    private static void AddInvalid(List<FieldError> errors, string field, IReadOnlySet<string> values, string what, Validator isValid)
+    {
+        var invalid = 0;
+        foreach (var value in values.Order(StringComparer.Ordinal))
+        {
+            if (isValid(value, out var error) || ++invalid > ReportedInvalidValues)
+            {
+                continue;
+            }
+
+            errors.Add(new FieldError(field, error));
+        }
+
+        if (invalid > ReportedInvalidValues)
+        {
+            errors.Add(new FieldError(field, $"… and {invalid - ReportedInvalidValues} more invalid {what}"));
+        }
+    }
+
+    public void ChangePercentage(int percentage)
+    {
+        GuardPercentage(percentage);
+        Percentage = percentage;
+    }
+
+    /// <summary>Widens the rollout; every device already inside stays inside.</summary>
+    public void RaiseTo(int percentage)
+    {
+        GuardPercentage(percentage);
+        if (percentage < Percentage)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(percentage), percentage, $"cannot raise rollout '{Name}' from {Percentage} % to {percentage} %");
+        }
+
+        Percentage = percentage;
+    }
+
+    public void LowerTo(int percentage)
+    {
+        GuardPercentage(percentage);
+        if (percentage > Percentage)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(percentage), percentage, $"cannot lower rollout '{Name}' from {Percentage} % to {percentage} %");
+        }
+
+        Percentage = percentage;
+    }
+
+    /// <summary>An operator stops the rollout. A halted rollout stays halted, with its halt reason.</summary>
+    public void Pause(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (IsHalted)
+        {
+            return;
+        }
+
+        IsActive = false;
+        PauseReason = reason;
+    }
+
+    /// <summary>The rollout stops itself. Returns false when it was already halted (the first reason is kept).</summary>
+    public bool Halt(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (IsHalted)
+        {
+            return false;
+        }
+
+        IsActive = false;
+        IsHalted = true;
+        PauseReason = reason;
+        return true;
+    }
+
+    /// <summary>Active again, whether it was paused or halted.</summary>
+    public void Resume()
+    {
+        IsActive = true;
+        IsHalted = false;
+        PauseReason = null;
+    }
+
+    /// <summary>Replaces the filter; throws when it does not suit the target type (see <see cref="ValidateFilter"/>).</summary>
+    public void ChangeFilter(TargetFilter filter)
+    {
+        var errors = ValidateFilter(TargetType, filter);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors), nameof(filter));
+        }
+
+        Filter = filter;
+    }
+
+    public void ChangeThreshold(FailureThreshold threshold)
+    {
+        ArgumentNullException.ThrowIfNull(threshold);
+        Threshold = threshold;
+    }
+
+    /// <summary>
+    /// Whether this rollout's targeting reaches the device: listed (specific), or inside the
+    /// percentage (canary, all) and, for group, also in at least one of the groups. Says nothing
+    /// about model, activity or versions; <c>UpdateSelection</c> weighs those.
+    /// </summary>
+    public bool Targets(string deviceId, IReadOnlyCollection<string> groups) =>
+        TargetingOf(deviceId, groups, out _) == Targeting.Targeted;
+
+    internal enum Targeting
+    {
+        Targeted,
+        NotListed,
+        NoGroups,
+        NotInGroup,
+        OutsidePercentage,
+    }
+
+    /// <param name="bucket">The device's bucket when the percentage decided, otherwise -1.</param>
+    internal Targeting TargetingOf(string deviceId, IReadOnlyCollection<string> groups, out int bucket)
+    {
+        ArgumentNullException.ThrowIfNull(deviceId);
+        ArgumentNullException.ThrowIfNull(groups);
+        bucket = -1;
+        switch (TargetType)
+        {
+            case TargetType.Specific:
+                return Filter.Lists(deviceId) ? Targeting.Targeted : Targeting.NotListed;
+            case TargetType.Group when groups.Count == 0:
+                return Targeting.NoGroups;
+            case TargetType.Group when !Filter.SharesAGroupWith(groups):
+                return Targeting.NotInGroup;
+        }
+
+        if (Percentage == 100)
+        {
+            return Targeting.Targeted;
+        }
+
+        // Same rule as PercentageBucket.Includes, with the bucket kept for explanations.
+        bucket = PercentageBucket.Of(Name, deviceId);
+        return bucket < Percentage * (PercentageBucket.Count / 100) ? Targeting.Targeted : Targeting.OutsidePercentage;
+    }
+
+    private static void GuardPercentage(int percentage)
+    {
+        if (ValidatePercentage(percentage) is { } error)
+        {
+            throw new ArgumentOutOfRangeException(nameof(percentage), percentage, error.Message);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.Globalization;
+
+namespace Paku.Ota.Domain.Rollouts;
+
+/// <summary>How a rollout's devices have fared so far: every attempt, and those that failed or rolled back.</summary>
+public sealed record RolloutCounts(int Attempts, int Failed, int RolledBack)
+{
+    public int Attempts { get; } = Attempts >= 0 ? Attempts : throw new ArgumentOutOfRangeException(nameof(Attempts), Attempts, "cannot be negative");
+    public int Failed { get; } = Failed >= 0 ? Failed : throw new ArgumentOutOfRangeException(nameof(Failed), Failed, "cannot be negative");
+    public int RolledBack { get; } = RolledBack >= 0 ? RolledBack : throw new ArgumentOutOfRangeException(nameof(RolledBack), RolledBack, "cannot be negative");
+
+    public int Failures => Failed + RolledBack;
+}
+
+/// <param name="MustHalt">The failure rate is strictly above the threshold after enough attempts.</param>
+/// <param name="FailureRatePercent">Failures (failed + rolled back) per 100 attempts; 0 before any attempt.</param>
+/// <param name="Reason">A sentence with the figures, fit for an audit entry or the rollout's pause reason.</param>
+public sealed record HealthVerdict(bool MustHalt, decimal FailureRatePercent, string Reason);
+
+public static class RolloutHealth
+{
+    public static HealthVerdict Evaluate(RolloutCounts counts, FailureThreshold threshold)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        ArgumentNullException.ThrowIfNull(threshold);
+
+        var failures = counts.Failures;
+        var rate = counts.Attempts == 0 ? 0m : failures * 100m / counts.Attempts;
+        var figures = $"{failures} of {counts.Attempts} attempts failed or rolled back ({Percent(rate)} %)";
+
+        if (counts.Attempts < threshold.MinimumAttempts)
+        {
+            return new HealthVerdict(
+                false, rate, $"too early to judge: {figures}, {threshold.MinimumAttempts} attempts are needed first");
+        }
+
+        // Compared without division so that exactly-at-threshold never tips over through rounding.
+        var above = failures * 100m > threshold.Percent * counts.Attempts;
+        return above
+            ? new HealthVerdict(true, rate, $"halted: {figures}, above the {Percent(threshold.Percent)} % threshold")
+            : new HealthVerdict(false, rate, $"healthy: {figures}, within the {Percent(threshold.Percent)} % threshold");
+    }
+
+    private static string Percent(decimal value) => value.ToString("0.##", CultureInfo.InvariantCulture);
+}

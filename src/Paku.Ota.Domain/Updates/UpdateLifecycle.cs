@@ -1,0 +1,134 @@
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Domain.Updates;
+
+/// <summary>
+/// downloading → installing → success → confirmed (the device checks in running the target) or
+/// rolled_back (it checks in still running another version); failed from any step before that.
+/// Reports arrive late, twice, or out of order over flaky Wi-Fi: only forward moves change state.
+/// </summary>
+public static class UpdateLifecycle
+{
+    public static LifecycleDecision OnReport(
+        UpdateAttempt? current,
+        string reportedVersion,
+        UpdateStatus reported,
+        int progress,
+        string? deviceCurrentVersion)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reportedVersion);
+        if (!reported.IsDeviceReportable())
+        {
+            throw new ArgumentException(
+                $"a device cannot report '{reported.ToWire()}'; it may report {UpdateStatuses.DeviceReportableWireNames}",
+                nameof(reported));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(progress);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(progress, 100);
+
+        var target = Normalised(reportedVersion);
+        if (current is null)
+        {
+            return Start(target, deviceCurrentVersion, reported, progress, $"first report for {target}");
+        }
+
+        if (!SameVersion(current.TargetVersion, target))
+        {
+            return Start(target, deviceCurrentVersion, reported, progress, $"new target {target} replaces {current.TargetVersion}");
+        }
+
+        var was = current.Status;
+        if (was.IsTerminal())
+        {
+            if (reported == UpdateStatus.Downloading && was is UpdateStatus.Failed or UpdateStatus.RolledBack)
+            {
+                return Start(target, deviceCurrentVersion, reported, progress, $"retry of {target} after {was.ToWire()}");
+            }
+
+            return was == UpdateStatus.Failed && reported == UpdateStatus.Failed
+                ? NoChange(LifecycleOutcome.Repeated, $"{target} already failed")
+                : NoChange(LifecycleOutcome.Stale, $"'{reported.ToWire()}' arrived after the attempt at {target} ended as {was.ToWire()}");
+        }
+
+        if (reported == UpdateStatus.Failed)
+        {
+            return new LifecycleDecision(
+                LifecycleOutcome.Failed,
+                current with { Status = UpdateStatus.Failed, Progress = progress },
+                $"{target} failed while {was.ToWire()}");
+        }
+
+        if (reported == was)
+        {
+            return progress > current.Progress
+                ? new LifecycleDecision(
+                    LifecycleOutcome.Progressed,
+                    current with { Progress = progress },
+                    $"{was.ToWire()} {target}: {current.Progress} % → {progress} %")
+                : NoChange(LifecycleOutcome.Repeated, $"{was.ToWire()} {target} again, at {progress} %");
+        }
+
+        return Step(reported) > Step(was)
+            ? new LifecycleDecision(
+                LifecycleOutcome.Advanced,
+                current with { Status = reported, Progress = progress },
+                $"{target}: {was.ToWire()} → {reported.ToWire()}")
+            : NoChange(LifecycleOutcome.Stale, $"'{reported.ToWire()}' for {target} arrived after '{was.ToWire()}'");
+    }
+
+    public static LifecycleDecision OnCheckIn(UpdateAttempt? current, FirmwareVersion runningVersion)
+    {
+        ArgumentNullException.ThrowIfNull(runningVersion);
+        if (current is null)
+        {
+            return NoChange(LifecycleOutcome.Unchanged, "no update attempt");
+        }
+
+        var was = current.Status;
+        if (was.IsTerminal())
+        {
+            return NoChange(LifecycleOutcome.Unchanged, $"the attempt at {current.TargetVersion} already ended as {was.ToWire()}");
+        }
+
+        var runsTarget = FirmwareVersion.TryParse(current.TargetVersion, out var target, out _) && target == runningVersion;
+        if (runsTarget)
+        {
+            return new LifecycleDecision(
+                LifecycleOutcome.Confirmed,
+                current with { Status = UpdateStatus.Confirmed, Progress = 100 },
+                $"the device runs {runningVersion}: update confirmed");
+        }
+
+        return was == UpdateStatus.Success
+            ? new LifecycleDecision(
+                LifecycleOutcome.RolledBack,
+                current with { Status = UpdateStatus.RolledBack },
+                $"the device reported success for {current.TargetVersion} but still runs {runningVersion}: rolled back")
+            : NoChange(LifecycleOutcome.Unchanged, $"still {was.ToWire()} {current.TargetVersion}, running {runningVersion}");
+    }
+
+    private static LifecycleDecision Start(string target, string? from, UpdateStatus status, int progress, string reason) =>
+        new(LifecycleOutcome.Started,
+            new UpdateAttempt(target, from is null ? null : Normalised(from), status, progress),
+            status == UpdateStatus.Failed ? $"{reason}, failed at once" : reason);
+
+    private static LifecycleDecision NoChange(LifecycleOutcome outcome, string reason) => new(outcome, null, reason);
+
+    private static int Step(UpdateStatus status) => status switch
+    {
+        UpdateStatus.Downloading => 0,
+        UpdateStatus.Installing => 1,
+        UpdateStatus.Success => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, "not a step of a running attempt"),
+    };
+
+    // "v1.2.0" and "1.2.0" are one target; text that is no version is kept as the device sent it.
+    private static string Normalised(string version) =>
+        FirmwareVersion.TryParse(version, out var parsed, out _) ? parsed.ToString() : version;
+
+    private static bool SameVersion(string left, string right) =>
+        FirmwareVersion.TryParse(left, out var a, out _) && FirmwareVersion.TryParse(right, out var b, out _)
+            ? a == b
+            : string.Equals(left, right, StringComparison.Ordinal);
+}

@@ -1,0 +1,233 @@
+using Paku.Ota.Domain.Rollouts;
+
+namespace Paku.Ota.Domain.Updates;
+
+/// <summary>
+/// The one place that decides what a device is offered. <see cref="Select"/> (every device
+/// check) and <see cref="Explain"/> (operators asking why) run the same <see cref="Decide"/>,
+/// so they cannot disagree.
+/// </summary>
+public static class UpdateSelection
+{
+    // Enough to recognise a filter in a sentence without printing all of it.
+    private const int ListedInSentence = 5;
+
+    public static RolloutCandidate? Select(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates)
+    {
+        var chosen = Decide(device, candidates, []);
+        return chosen < 0 ? null : candidates[chosen];
+    }
+
+    public static SelectionExplanation Explain(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates)
+    {
+        var evaluations = new Evaluation[candidates.Count];
+        var chosen = Decide(device, candidates, evaluations);
+        var winner = chosen < 0 ? null : candidates[chosen];
+
+        var explained = new CandidateExplanation[candidates.Count];
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            explained[i] = Describe(device, candidates[i], evaluations[i], i == chosen ? null : winner);
+        }
+
+        return new SelectionExplanation(device, winner, explained);
+    }
+
+    private readonly record struct Evaluation(SelectionVerdict Verdict, int Bucket);
+
+    /// <summary>
+    /// Evaluates every candidate (into <paramref name="evaluations"/> when it is not empty) and
+    /// returns the index of the winner, or -1. Allocates nothing.
+    /// </summary>
+    private static int Decide(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates, Span<Evaluation> evaluations)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(candidates);
+
+        var chosen = -1;
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var verdict = Evaluate(device, candidates[i], out var bucket);
+            if (!evaluations.IsEmpty)
+            {
+                evaluations[i] = new Evaluation(verdict, bucket);
+            }
+
+            if (verdict == SelectionVerdict.Offered && (chosen < 0 || Outranks(candidates[i], candidates[chosen])))
+            {
+                chosen = i;
+            }
+        }
+
+        return chosen;
+    }
+
+    /// <summary>The first rule the candidate fails, or <see cref="SelectionVerdict.Offered"/> when it is eligible.</summary>
+    private static SelectionVerdict Evaluate(DeviceSnapshot device, RolloutCandidate candidate, out int bucket)
+    {
+        bucket = -1;
+        var rollout = candidate.Rollout;
+        if (!string.Equals(rollout.DeviceModel, device.Model, StringComparison.Ordinal))
+        {
+            return SelectionVerdict.OtherModel;
+        }
+
+        if (!rollout.IsActive)
+        {
+            return SelectionVerdict.Inactive;
+        }
+
+        if (candidate.Release.IsWithdrawn)
+        {
+            return SelectionVerdict.ReleaseWithdrawn;
+        }
+
+        switch (rollout.TargetingOf(device.DeviceId, device.Groups, out bucket))
+        {
+            case Rollout.Targeting.NotListed: return SelectionVerdict.NotListed;
+            case Rollout.Targeting.NoGroups: return SelectionVerdict.NoGroups;
+            case Rollout.Targeting.NotInGroup: return SelectionVerdict.NotInGroup;
+            case Rollout.Targeting.OutsidePercentage: return SelectionVerdict.OutsidePercentage;
+        }
+
+        var byVersion = rollout.Version.CompareTo(device.CurrentVersion);
+        if (byVersion == 0)
+        {
+            return SelectionVerdict.AlreadyOnVersion;
+        }
+
+        if (byVersion < 0 && !rollout.AllowDowngrade)
+        {
+            return SelectionVerdict.NotNewer;
+        }
+
+        if (candidate.Release.MinVersion is { } minimum && device.CurrentVersion < minimum)
+        {
+            return SelectionVerdict.BelowMinVersion;
+        }
+
+        return SelectionVerdict.Offered;
+    }
+
+    /// <summary>Most specific targeting first, then the highest version, then the name (ordinal) so that the choice is stable.</summary>
+    private static bool Outranks(RolloutCandidate challenger, RolloutCandidate holder)
+    {
+        var bySpecificity = Specificity(challenger.Rollout.TargetType).CompareTo(Specificity(holder.Rollout.TargetType));
+        if (bySpecificity != 0)
+        {
+            return bySpecificity > 0;
+        }
+
+        var byVersion = challenger.Rollout.Version.CompareTo(holder.Rollout.Version);
+        if (byVersion != 0)
+        {
+            return byVersion > 0;
+        }
+
+        return string.CompareOrdinal(challenger.Rollout.Name, holder.Rollout.Name) < 0;
+    }
+
+    private static int Specificity(TargetType type) => type switch
+    {
+        TargetType.Specific => 3,
+        TargetType.Group => 2,
+        _ => 1,
+    };
+
+    private static CandidateExplanation Describe(DeviceSnapshot device, RolloutCandidate candidate, Evaluation evaluation, RolloutCandidate? winner)
+    {
+        var rollout = candidate.Rollout;
+        var name = $"rollout {rollout.Name}";
+        var version = rollout.Version;
+        var current = device.CurrentVersion;
+        int? bucket = evaluation.Bucket < 0 ? null : evaluation.Bucket;
+
+        switch (evaluation.Verdict)
+        {
+            case SelectionVerdict.Offered when winner is not null:
+                return new CandidateExplanation(
+                    candidate, SelectionVerdict.Outranked,
+                    $"{name} would offer {version}, but rollout {winner.Rollout.Name} wins: {WhyWins(winner, candidate)}")
+                { Bucket = bucket, OutrankedBy = winner };
+
+            case SelectionVerdict.Offered:
+                return new CandidateExplanation(candidate, SelectionVerdict.Offered, $"{name} offers {version}") { Bucket = bucket };
+
+            case SelectionVerdict.OtherModel:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict, $"{name} is for model {rollout.DeviceModel}, the device is a {device.Model}");
+
+            case SelectionVerdict.Inactive:
+                var state = rollout.IsHalted ? "halted" : rollout.PauseReason is null ? "inactive" : "paused";
+                var sentence = rollout.PauseReason is null ? $"{name} is {state}" : $"{name} is {state}: {rollout.PauseReason}";
+                return new CandidateExplanation(candidate, evaluation.Verdict, sentence) { PauseReason = rollout.PauseReason };
+
+            case SelectionVerdict.ReleaseWithdrawn:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict, $"{name} offers {version}, but that release has been withdrawn");
+
+            case SelectionVerdict.NotListed:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict, $"{name} targets specific devices and does not list {device.DeviceId}");
+
+            case SelectionVerdict.NoGroups:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict, $"{name} targets groups {Listed(rollout.Filter.Groups)} and the device belongs to no group");
+
+            case SelectionVerdict.NotInGroup:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict,
+                    $"{name} targets groups {Listed(rollout.Filter.Groups)} and the device is only in {Listed(device.Groups)}");
+
+            case SelectionVerdict.OutsidePercentage:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict,
+                    $"{name} reaches {rollout.Percentage} % of devices (buckets below {rollout.Percentage * 100}) " +
+                    $"and the device is in bucket {evaluation.Bucket} of {PercentageBucket.Count}")
+                { Bucket = bucket, Percentage = rollout.Percentage };
+
+            case SelectionVerdict.AlreadyOnVersion:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict, $"{name} offers {version}, which the device already runs") { Bucket = bucket };
+
+            case SelectionVerdict.NotNewer:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict,
+                    $"{name} offers {version}, older than the device's {current}, and does not allow downgrades")
+                { Bucket = bucket };
+
+            case SelectionVerdict.BelowMinVersion:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict,
+                    $"{name} offers {version}, which needs at least {candidate.Release.MinVersion}; the device runs {current}")
+                { Bucket = bucket };
+
+            default:
+                throw new InvalidOperationException($"no explanation for verdict {evaluation.Verdict}");
+        }
+    }
+
+    private static string WhyWins(RolloutCandidate winner, RolloutCandidate loser)
+    {
+        var winnerType = winner.Rollout.TargetType;
+        var loserType = loser.Rollout.TargetType;
+        if (Specificity(winnerType) != Specificity(loserType))
+        {
+            return $"its {winnerType.ToWire()} targeting is more specific than {loserType.ToWire()}";
+        }
+
+        if (winner.Rollout.Version != loser.Rollout.Version)
+        {
+            return $"it offers the higher version {winner.Rollout.Version}";
+        }
+
+        return "same targeting and version, and its name sorts first";
+    }
+
+    private static string Listed(IEnumerable<string> values)
+    {
+        var sorted = values.Order(StringComparer.Ordinal).ToList();
+        var shown = string.Join(", ", sorted.Take(ListedInSentence));
+        return sorted.Count > ListedInSentence ? $"{shown} (+{sorted.Count - ListedInSentence} more)" : shown;
+    }
+}
