@@ -8,6 +8,7 @@ using Paku.Ota.Api.Http;
 using Paku.Ota.Api.Security;
 using Paku.Ota.Application;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Devices.CheckForUpdate;
 using Paku.Ota.Infrastructure;
 using Paku.Ota.Infrastructure.Certificates;
 using Paku.Ota.Infrastructure.Persistence;
@@ -17,8 +18,6 @@ namespace Paku.Ota.Api;
 /// <summary>The composition root: one AddX() per layer, then the HTTP pipeline.</summary>
 public static class ServiceHost
 {
-    public const string MeterName = "Paku.Ota";
-
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -26,7 +25,7 @@ public static class ServiceHost
             ? DevelopmentProfile.Apply(builder.Configuration, builder.Environment.ContentRootPath)
             : null;
 
-        builder.Services.AddApplication();
+        builder.Services.AddApplication(builder.Configuration.GetSection("Ota:Devices").Get<CheckIntervalOptions>() ?? new CheckIntervalOptions());
         builder.Services.AddInfrastructure(builder.Configuration);
         builder.Services.AddMediator((MediatorOptions options) =>
         {
@@ -39,7 +38,7 @@ public static class ServiceHost
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("paku-ota"))
             .WithMetrics(metrics => metrics
-                .AddMeter(MeterName)
+                .AddMeter(OtaMetrics.MeterName)
                 .AddMeter("Npgsql")
                 .AddAspNetCoreInstrumentation()
                 .AddPrometheusExporter());
@@ -55,6 +54,7 @@ public static class ServiceHost
         app.UseAuthorization();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthEndpoints();
+        app.MapDeviceEndpoints();
         return app;
     }
 

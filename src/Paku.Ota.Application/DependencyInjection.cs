@@ -1,14 +1,21 @@
 using FluentValidation;
 using Microsoft.Extensions.DependencyInjection;
+using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Devices.CheckForUpdate;
+using Paku.Ota.Application.Updates;
 
 namespace Paku.Ota.Application;
 
 public static class DependencyInjection
 {
-    /// <summary>Validators of this layer. The mediator itself is generated in the Api (it owns the source generator).</summary>
-    public static IServiceCollection AddApplication(this IServiceCollection services)
+    /// <summary>Validators and services of this layer. The mediator itself is generated in the Api
+    /// (it owns the source generator).</summary>
+    public static IServiceCollection AddApplication(this IServiceCollection services, CheckIntervalOptions checkInterval)
     {
         services.AddValidatorsFromAssembly(typeof(DependencyInjection).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
+        services.AddSingleton<OtaMetrics>();
+        services.AddSingleton<UpdateRecorder>();
+        services.AddSingleton(checkInterval);
         return services;
     }
 }

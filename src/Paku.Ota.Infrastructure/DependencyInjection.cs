@@ -1,6 +1,11 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+using Paku.Ota.Application.Updates;
+using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Persistence;
 
 namespace Paku.Ota.Infrastructure;
@@ -13,6 +18,17 @@ public static class DependencyInjection
         services.AddSingleton(sp => OtaDatabase.CreateDataSource(OtaDatabase.RequireConnectionString(sp.GetRequiredService<IConfiguration>())));
         services.AddSingleton<IDatabaseProbe, DatabaseProbe>();
         services.AddSingleton<IClock, SystemClock>();
+
+        services.AddSingleton(configuration.GetSection("Ota:Catalog").Get<CatalogOptions>() ?? new CatalogOptions());
+        services.AddSingleton<CatalogReader>();
+        services.AddSingleton<CachedCatalog>();
+        services.AddSingleton<ICatalog>(sp => sp.GetRequiredService<CachedCatalog>());
+        services.AddHostedService<CatalogRefresher>();
+
+        services.AddSingleton(configuration.GetSection("Ota:BinaryCache").Get<BinaryCacheOptions>() ?? new BinaryCacheOptions());
+        services.AddSingleton<IBinaryStore, CachedBinaryStore>();
+        services.AddSingleton<IDeviceStore, DeviceStore>();
+        services.AddSingleton<IUpdateLedger, UpdateLedger>();
         return services;
     }
 

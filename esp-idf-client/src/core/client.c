@@ -63,10 +63,9 @@ static void result_reset(paku_ota_result_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void set_reason(paku_ota_result_t *r, const char *fmt, const char *a, const char *b)
+static void set_reason(paku_ota_result_t *r, const char *text)
 {
-    (void)snprintf(r->reason, sizeof(r->reason), fmt, a != NULL ? a : "",
-                   b != NULL ? b : "");
+    (void)snprintf(r->reason, sizeof(r->reason), "%s", text);
 }
 
 static bool printable_token(const char *s, size_t max)
@@ -276,7 +275,7 @@ static paku_ota_err_t check_once(paku_ota_handle_t h, const char *version,
 {
     paku_ota_err_t err = build_check_url(h, version);
     if (err != PAKU_OTA_OK) {
-        set_reason(res, "check URL too long%s%s", NULL, NULL);
+        set_reason(res, "check URL too long");
         return err;
     }
     check_ctx_t c;
@@ -284,7 +283,7 @@ static paku_ota_err_t check_once(paku_ota_handle_t h, const char *version,
     c.cap = h->cfg.max_response_size;
     c.body = malloc(c.cap);
     if (c.body == NULL) {
-        set_reason(res, "out of memory for the check response%s%s", NULL, NULL);
+        set_reason(res, "out of memory for the check response");
         return PAKU_OTA_ERR_NO_MEM;
     }
     paku_ota_http_request_t req;
@@ -309,10 +308,10 @@ static paku_ota_err_t check_once(paku_ota_handle_t h, const char *version,
     }
     res->http_status = c.resp.status;
     if (err == PAKU_OTA_ERR_RESPONSE_TOO_LARGE) {
-        set_reason(res, "check response larger than the limit%s%s", NULL, NULL);
+        set_reason(res, "check response larger than the limit");
     } else if (err != PAKU_OTA_OK) {
         err = PAKU_OTA_ERR_HTTP_TRANSPORT;
-        set_reason(res, "cannot reach the server%s%s", NULL, NULL);
+        set_reason(res, "cannot reach the server");
     } else if (c.resp.status == 429 || c.resp.status == 503) {
         uint32_t ra = 0;
         if (!paku_ota_parse_retry_after(c.resp.retry_after, &ra)) {
@@ -582,7 +581,7 @@ static paku_ota_err_t fetch_image(dl_ctx_t *d)
     int n = snprintf(h->download_url, sizeof(h->download_url), "%s%s", h->server_url,
                      o->download_url);
     if (n < 0 || (size_t)n >= sizeof(h->download_url)) {
-        set_reason(d->res, "download URL too long%s%s", NULL, NULL);
+        set_reason(d->res, "download URL too long");
         return PAKU_OTA_ERR_BAD_URL;
     }
 
@@ -685,7 +684,7 @@ static paku_ota_err_t fetch_image(dl_ctx_t *d)
             }
         }
         if (perr != PAKU_OTA_OK) {
-            set_reason(d->res, "cannot prepare the partition%s%s", NULL, NULL);
+            set_reason(d->res, "cannot prepare the partition");
             return perr == PAKU_OTA_ERR_IMAGE_TOO_LARGE ? perr : PAKU_OTA_ERR_PARTITION;
         }
     }
@@ -698,12 +697,14 @@ static paku_ota_err_t vet_offer(paku_ota_handle_t h, const paku_ota_check_respon
 {
     int cmp = 0;
     if (paku_ota_version_compare(o->latest_version, h->running, &cmp) != PAKU_OTA_OK) {
-        set_reason(res, "offered version %s is not SemVer%s", o->latest_version, NULL);
+        (void)snprintf(res->reason, sizeof(res->reason), "offered version %.100s is not SemVer",
+                       o->latest_version);
         return PAKU_OTA_ERR_INVALID_VERSION;
     }
     if (cmp == 0) {
-        set_reason(res, "offered version %s equals the running version %s", o->latest_version,
-                   h->running);
+        (void)snprintf(res->reason, sizeof(res->reason),
+                       "offered version %.60s equals the running version %.60s",
+                       o->latest_version, h->running);
         return PAKU_OTA_ERR_SAME_VERSION;
     }
     if (cmp < 0 && !(o->is_rollback && h->cfg.allow_downgrade)) {
@@ -715,12 +716,11 @@ static paku_ota_err_t vet_offer(paku_ota_handle_t h, const paku_ota_check_respon
     }
     if (h->sigkey != NULL) {
         if (o->signature_len == 0) {
-            set_reason(res, "release is unsigned but a signing key is configured%s%s", NULL,
-                       NULL);
+            set_reason(res, "release is unsigned but a signing key is configured");
             return PAKU_OTA_ERR_SIGNATURE_MISSING;
         }
         if (!paku_ota_sigkey_accepts(h->sigkey, o->signature_algorithm)) {
-            set_reason(res, "release signed with %s but the signing key is %s",
+            (void)snprintf(res->reason, sizeof(res->reason), "release signed with %s but the signing key is %s",
                        paku_ota_sig_alg_name(o->signature_algorithm),
                        paku_ota_sigkey_kind_name(h->sigkey));
             return PAKU_OTA_ERR_KEY_ALGORITHM_MISMATCH;
@@ -743,7 +743,7 @@ static paku_ota_err_t verify_image(paku_ota_handle_t h, const paku_ota_check_res
     char hex[PAKU_OTA_SHA256_HEX_LEN + 1];
     paku_ota_err_t err = paku_ota_sha256_finish(h->sha, digest);
     if (err != PAKU_OTA_OK) {
-        set_reason(res, "hashing failed%s%s", NULL, NULL);
+        set_reason(res, "hashing failed");
         return err;
     }
     paku_ota_hex_encode(digest, sizeof(digest), hex);
@@ -759,11 +759,11 @@ static paku_ota_err_t verify_image(paku_ota_handle_t h, const paku_ota_check_res
     err = paku_ota_sigkey_verify(h->sigkey, o->signature_algorithm, digest, o->signature,
                                  o->signature_len);
     if (err == PAKU_OTA_ERR_KEY_ALGORITHM_MISMATCH) {
-        set_reason(res, "release signed with %s but the signing key is %s",
+        (void)snprintf(res->reason, sizeof(res->reason), "release signed with %s but the signing key is %s",
                    paku_ota_sig_alg_name(o->signature_algorithm),
                    paku_ota_sigkey_kind_name(h->sigkey));
     } else if (err != PAKU_OTA_OK) {
-        set_reason(res, "signature does not verify%s%s", NULL, NULL);
+        set_reason(res, "signature does not verify");
         if (err != PAKU_OTA_ERR_CRYPTO) {
             err = PAKU_OTA_ERR_SIGNATURE_INVALID;
         }
@@ -831,7 +831,7 @@ static paku_ota_err_t install(paku_ota_handle_t h, const paku_ota_check_response
                                "image of %llu bytes does not fit the update partition",
                                (unsigned long long)o->size_bytes);
             } else {
-                set_reason(res, "cannot open the update partition%s%s", NULL, NULL);
+                set_reason(res, "cannot open the update partition");
                 err = PAKU_OTA_ERR_PARTITION;
             }
             clear_download_state(&st);
@@ -841,7 +841,14 @@ static paku_ota_err_t install(paku_ota_handle_t h, const paku_ota_check_response
         }
     }
 
+    uint64_t started_ms = h->port->now_ms(h->port->ctx);
+    uint64_t first_byte = d.offset;
     err = fetch_image(&d);
+    if (err == PAKU_OTA_OK) {
+        uint64_t took = h->port->now_ms(h->port->ctx) - started_ms;
+        PAKU_OTA_LOGI(TAG, "downloaded %llu bytes in %llu ms",
+                      (unsigned long long)(d.offset - first_byte), (unsigned long long)took);
+    }
     if (err != PAKU_OTA_OK) {
         bool transient = err == PAKU_OTA_ERR_HTTP_TRANSPORT || err == PAKU_OTA_ERR_RATE_LIMITED ||
                          err == PAKU_OTA_ERR_HTTP_STATUS;
@@ -861,7 +868,7 @@ static paku_ota_err_t install(paku_ota_handle_t h, const paku_ota_check_response
     if (err == PAKU_OTA_OK) {
         err = h->port->part_finish(h->port->ctx);
         if (err != PAKU_OTA_OK) {
-            set_reason(res, "the platform rejected the image (esp_ota_end)%s%s", NULL, NULL);
+            set_reason(res, "the platform rejected the image (esp_ota_end)");
             err = PAKU_OTA_ERR_PARTITION;
         }
     }
@@ -884,7 +891,7 @@ static paku_ota_err_t install(paku_ota_handle_t h, const paku_ota_check_response
     save_state(h, &st);
     err = h->port->part_set_boot(h->port->ctx, o->latest_version);
     if (err != PAKU_OTA_OK) {
-        set_reason(res, "cannot set the boot partition%s%s", NULL, NULL);
+        set_reason(res, "cannot set the boot partition");
         clear_download_state(&st);
         st.pending_confirm = false;
         st.previous_version[0] = '\0';
@@ -1077,7 +1084,7 @@ paku_ota_err_t paku_ota_confirm_boot(paku_ota_handle_t h, paku_ota_result_t *res
     }
     paku_ota_err_t err = load_running(h);
     if (err != PAKU_OTA_OK) {
-        set_reason(res, "running version unknown or not SemVer%s%s", NULL, NULL);
+        set_reason(res, "running version unknown or not SemVer");
         res->outcome = PAKU_OTA_OUTCOME_FAILED;
         res->err = err;
         return err;
@@ -1180,11 +1187,12 @@ paku_ota_err_t paku_ota_check_and_update(paku_ota_handle_t h, paku_ota_result_t 
             return cerr;
         }
         result_reset(res);
+        (void)load_state(h, &st);
     }
 
     paku_ota_err_t err = load_running(h);
     if (err != PAKU_OTA_OK) {
-        set_reason(res, "running version unknown or not SemVer%s%s", NULL, NULL);
+        set_reason(res, "running version unknown or not SemVer");
         res->err = err;
         res->outcome = PAKU_OTA_OUTCOME_FAILED;
         res->next_check_s = next_after_failure(h, res);

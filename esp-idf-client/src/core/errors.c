@@ -93,3 +93,8 @@ paku_ota_outcome_t paku_ota_outcome_for_err(paku_ota_err_t err)
         return PAKU_OTA_OUTCOME_FAILED;
     }
 }
+
+#if !defined(ESP_PLATFORM)
+/* Host log verbosity (see paku_ota_log.h); ports and tools may change it. */
+int paku_ota_host_log_level = 3;
+#endif

@@ -15,6 +15,12 @@ public static class ApiServices
             options.SerializerOptions.DictionaryKeyPolicy = null;
         });
 
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(configuration.GetSection("Ota:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions());
+        services.AddSingleton<DeviceRateLimiter>();
+        services.AddSingleton(configuration.GetSection("Ota:Downloads").Get<DownloadOptions>() ?? new DownloadOptions());
+        services.AddSingleton<DownloadGate>();
+
         var devices = configuration.GetSection("Ota:Devices").Get<DeviceAuthOptions>() ?? new DeviceAuthOptions();
         services.Configure<DeviceAuthOptions>(configuration.GetSection("Ota:Devices"));
         services.AddSingleton(new ApiKeyRegistry(configuration.GetSection("Ota:ApiKeys").Get<List<ApiKeyOptions>>() ?? []));

@@ -33,8 +33,14 @@ public static class DevelopmentProfile
         {
             using var ca = FleetCertificates.CreateAuthority("Paku OTA development fleet CA", now, now.AddYears(5));
             FleetCertificates.WritePem(ca, caCert, caKey);
-            File.Delete(serverCert);
-            File.Delete(deviceCert);
+            // a new CA invalidates whatever it did not sign
+            foreach (var stale in new[] { serverCert, deviceCert })
+            {
+                if (File.Exists(stale))
+                {
+                    File.Delete(stale);
+                }
+            }
         }
 
         if (!File.Exists(serverCert) || !File.Exists(deviceCert))
@@ -61,7 +67,6 @@ public static class DevelopmentProfile
             ["Ota:Https:CertificatePath"] = serverCert,
             ["Ota:Https:KeyPath"] = serverKey,
             ["Ota:Devices:FleetCaPath"] = caCert,
-            ["Ota:Devices:AllowPlainHttp"] = "true",
         };
         var extra = defaults.Where(d => string.IsNullOrEmpty(configuration[d.Key])).ToDictionary();
 

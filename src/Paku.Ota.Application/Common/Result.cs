@@ -5,6 +5,7 @@ public enum ErrorKind
 {
     Validation,
     NotFound,
+    Gone,
     Conflict,
     Forbidden,
     Unprocessable,
@@ -23,6 +24,8 @@ public sealed record Error(
         new(ErrorKind.Validation, "Invalid request", message, new Dictionary<string, string[]> { [field] = [message] });
 
     public static Error NotFound(string detail) => new(ErrorKind.NotFound, "Not found", detail);
+
+    public static Error Gone(string detail) => new(ErrorKind.Gone, "Gone", detail);
 
     public static Error Conflict(string detail) => new(ErrorKind.Conflict, "Conflict", detail);
 

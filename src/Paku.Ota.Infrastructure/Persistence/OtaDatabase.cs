@@ -29,6 +29,13 @@ public static class OtaDatabase
             builder.CommandTimeout = 15;
         }
 
+        // the device paths run a handful of statements very often: let Npgsql prepare them
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 32;
+            builder.AutoPrepareMinUsages = 2;
+        }
+
         return new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
     }
 }

@@ -1,0 +1,832 @@
+/*
+ * The whole update flow through the scripted fake port: state machine and
+ * status reporting, resume bookkeeping, refusals (downgrade, checksum,
+ * signature), Retry-After and back-off, confirmation and rollback.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_port.h"
+#include "paku_ota_internal.h"
+#include "test_util.h"
+
+typedef struct {
+    uint8_t *image;     /* fw.bin, 307200 bytes */
+    size_t image_len;
+    char sha[65];
+    uint8_t *other;     /* fw-1.1.0.bin */
+    size_t other_len;
+    char other_sha[65];
+    fake_t f;
+    paku_ota_config_t cfg;
+    paku_ota_handle_t h;
+    char *pubkey;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *x = calloc(1, sizeof(*x));
+    x->image = fixture_read("fw.bin", &x->image_len);
+    char *sha = (char *)fixture_read("fw.sha256", NULL);
+    memcpy(x->sha, sha, 64);
+    free(sha);
+    x->other = fixture_read("fw-1.1.0.bin", &x->other_len);
+    sha = (char *)fixture_read("fw-1.1.0.sha256", NULL);
+    memcpy(x->other_sha, sha, 64);
+    free(sha);
+    fake_init(&x->f, x->image, x->image_len, 1024 * 1024, "1.0.0");
+    paku_ota_config_default(&x->cfg);
+    x->cfg.server_url = "https://ota.test:8443/";
+    x->cfg.device_id = "esp32_001";
+    x->cfg.device_model = "esp32";
+    x->cfg.retry_base_ms = 100;
+    x->cfg.retry_max_ms = 2000;
+    x->cfg.max_attempts = 4;
+    x->cfg.max_inline_retry_after_s = 60;
+    x->cfg.check_interval_s = 3600;
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *x = *state;
+    paku_ota_destroy(x->h);
+    fake_free(&x->f);
+    free(x->image);
+    free(x->other);
+    free(x->pubkey);
+    free(x);
+    return 0;
+}
+
+static void start(fx_t *x)
+{
+    paku_ota_destroy(x->h);
+    x->h = NULL;
+    assert_int_equal(paku_ota_create(&x->cfg, &x->f.port, &x->h), PAKU_OTA_OK);
+}
+
+static void use_key(fx_t *x, const char *name)
+{
+    free(x->pubkey);
+    x->pubkey = (char *)fixture_read(name, NULL);
+    x->cfg.signing_pubkey_pem = x->pubkey;
+}
+
+/* Queue an offer of the fake's image. sig_file: fixture with the raw
+ * signature, or NULL for an unsigned release. */
+static void offer(fx_t *x, const char *version, const char *sha, const char *sig_file,
+                  const char *alg, bool rollback)
+{
+    char sig_json[1024] = "null";
+    char alg_json[64] = "null";
+    if (sig_file != NULL) {
+        size_t n = 0;
+        uint8_t *sig = fixture_read(sig_file, &n);
+        char *b64 = test_base64(sig, n);
+        snprintf(sig_json, sizeof(sig_json), "\"%s\"", b64);
+        snprintf(alg_json, sizeof(alg_json), "\"%s\"", alg);
+        free(b64);
+        free(sig);
+    }
+    char body[4096];
+    snprintf(body, sizeof(body),
+             "{\"update_available\":true,\"current_version\":\"%s\",\"latest_version\":\"%s\","
+             "\"download_url\":\"/api/firmware/download/%s?device_model=esp32\","
+             "\"checksum_sha256\":\"%s\",\"size_bytes\":%zu,\"signature\":%s,"
+             "\"signature_algorithm\":%s,\"release_notes\":null,\"rollout\":\"r1\","
+             "\"is_rollback\":%s,\"next_check_seconds\":1800}",
+             x->f.running, version, version, sha, x->f.image_len, sig_json, alg_json,
+             rollback ? "true" : "false");
+    fake_reply(&x->f, 200, body, NULL);
+}
+
+static void no_offer(fx_t *x, int next)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"update_available\":false,\"current_version\":\"%s\",\"latest_version\":\"%s\","
+             "\"download_url\":null,\"checksum_sha256\":null,\"size_bytes\":null,"
+             "\"signature\":null,\"signature_algorithm\":null,\"is_rollback\":false,"
+             "\"next_check_seconds\":%d}",
+             x->f.running, x->f.running, next);
+    fake_reply(&x->f, 200, body, NULL);
+}
+
+static void assert_flash_holds_image(const fx_t *x)
+{
+    assert_memory_equal(x->f.flash, x->f.image, x->f.image_len);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void up_to_date_reports_nothing_and_keeps_the_server_pace(void **state)
+{
+    fx_t *x = *state;
+    no_offer(x, 900);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UP_TO_DATE);
+    assert_int_equal(r.next_check_s, 900);
+    assert_string_equal(r.from_version, "1.0.0");
+    assert_int_equal(x->f.n_posts, 0);
+    assert_int_equal(x->f.download_calls, 0);
+    assert_non_null(strstr(x->f.last_check_url,
+                           "https://ota.test:8443/api/firmware/check?device_id=esp32_001"
+                           "&device_model=esp32&current_version=1.0.0"));
+}
+
+static void update_streams_verifies_sets_boot_and_reports_in_order(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_string_equal(r.to_version, "1.1.0");
+    assert_int_equal(r.resumed_at, 0);
+    assert_int_equal(r.next_check_s, 1800);
+    assert_flash_holds_image(x);
+    assert_string_equal(x->f.boot_version, "1.1.0");
+    assert_string_equal(x->f.running, "1.0.0"); /* not before the restart */
+    assert_false(x->f.had_range[0]);
+    /* downloading 0,10,...,100 then installing, then success */
+    int expect = 0;
+    int i = 0;
+    for (; i < x->f.n_posts && strcmp(x->f.posts[i].status, "downloading") == 0; i++) {
+        assert_int_equal(x->f.posts[i].progress, expect);
+        assert_string_equal(x->f.posts[i].version, "1.1.0");
+        expect += 10;
+    }
+    assert_int_equal(expect, 110);
+    assert_string_equal(x->f.posts[i].status, "installing");
+    assert_string_equal(x->f.posts[i + 1].status, "success");
+    assert_int_equal(x->f.n_posts, i + 2);
+    /* the pending confirmation is recorded before the reboot */
+    assert_true(x->f.st.pending_confirm);
+    assert_string_equal(x->f.st.target_version, "1.1.0");
+    assert_string_equal(x->f.st.previous_version, "1.0.0");
+}
+
+static void dropped_connection_resumes_with_range_from_the_bytes_written(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.drop_after[0] = 100000;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_int_equal(x->f.download_calls, 2);
+    assert_true(x->f.had_range[1]);
+    assert_int_equal(x->f.range_start[1], 100000);
+    assert_int_equal(x->f.range_end[1], UINT64_MAX);
+    assert_int_equal(r.resumed_at, 100000);
+    /* the hash context is not kept: the written prefix was read back */
+    assert_int_equal(x->f.read_bytes, 100000);
+    assert_flash_holds_image(x);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 0);
+    assert_int_equal(x->f.n_sleeps, 1); /* one back-off before the retry */
+    assert_true(x->f.sleeps[0] <= x->cfg.retry_base_ms);
+}
+
+static void resume_after_reboot_rehashes_flash_and_continues(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.drop_after[0] = 150000;
+    x->cfg.max_attempts = 1;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_HTTP_TRANSPORT);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_HTTP_ERROR);
+    assert_int_equal(x->f.st.resume_offset, 150000);
+    assert_string_equal(x->f.st.target_version, "1.1.0");
+    assert_string_equal(x->f.st.expected_sha256, x->sha);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 0); /* a drop is not a failure */
+    assert_true(r.next_check_s >= PAKU_OTA_NEXT_CHECK_MIN_S);
+
+    fake_power_cycle(&x->f);
+    x->cfg.max_attempts = 4;
+    start(x); /* a fresh handle: nothing kept in memory */
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_int_equal(r.resumed_at, 150000);
+    assert_true(x->f.had_range[1]);
+    assert_int_equal(x->f.range_start[1], 150000);
+    assert_int_equal(x->f.read_bytes, 150000);
+    assert_flash_holds_image(x);
+}
+
+static void saved_partial_image_of_another_release_is_not_resumed(void **state)
+{
+    fx_t *x = *state;
+    x->f.st.resume_offset = 1000;
+    x->f.st.image_size = x->f.image_len;
+    strcpy(x->f.st.target_version, "1.1.0");
+    strcpy(x->f.st.expected_sha256, x->other_sha); /* same version, other bytes */
+    x->f.cursor = 1000;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_false(x->f.had_range[0]);
+    assert_int_equal(r.resumed_at, 0);
+    assert_int_equal(x->f.read_bytes, 0);
+    assert_flash_holds_image(x);
+}
+
+static void server_ignoring_range_restarts_from_zero(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.ignore_range = true;
+    x->f.drop_after[0] = 50000;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_true(x->f.had_range[1]);     /* it asked for the range ... */
+    assert_int_equal(x->f.begin_calls, 2); /* ... got 200 and began anew */
+    assert_flash_holds_image(x);
+}
+
+static void wrong_content_range_restarts_from_zero(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.bad_content_range = true;
+    x->f.drop_after[0] = 50000;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(x->f.download_calls, 3);
+    assert_true(x->f.had_range[1]);
+    assert_false(x->f.had_range[2]);
+    assert_flash_holds_image(x);
+}
+
+static void unsatisfiable_range_restarts_from_zero(void **state)
+{
+    fx_t *x = *state;
+    x->f.st.resume_offset = 4096;
+    x->f.st.image_size = x->f.image_len;
+    strcpy(x->f.st.target_version, "1.1.0");
+    strcpy(x->f.st.expected_sha256, x->sha);
+    memcpy(x->f.flash, x->f.image, 4096);
+    x->f.cursor = 4096;
+    x->f.status_override[0] = 416;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_true(x->f.had_range[0]);
+    assert_false(x->f.had_range[1]);
+    assert_flash_holds_image(x);
+}
+
+static void changed_image_on_resume_fails_and_forgets_the_partial(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    snprintf(x->f.etag, sizeof(x->f.etag), "\"%s\"", x->other_sha);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_RESPONSE_MISMATCH);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_FAILED);
+    assert_non_null(strstr(r.reason, "ETag"));
+    assert_string_equal(x->f.boot_version, "");
+    assert_string_equal(x->f.st.target_version, "");
+    assert_int_equal(x->f.st.resume_offset, 0);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+}
+
+static void matching_etag_and_checksum_headers_are_accepted(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    snprintf(x->f.etag, sizeof(x->f.etag), "\"%s\"", x->sha);
+    snprintf(x->f.xsha, sizeof(x->f.xsha), "%s", x->sha);
+    for (char *p = x->f.xsha; *p; p++) {
+        if (*p >= 'a' && *p <= 'f') {
+            *p = (char)(*p - 'a' + 'A'); /* case does not matter */
+        }
+    }
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+}
+
+static void checksum_mismatch_is_refused_reported_and_not_fetched_again(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->other_sha, NULL, NULL, false); /* announces other bytes */
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_CHECKSUM_MISMATCH);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_non_null(strstr(r.reason, "sha256 mismatch"));
+    assert_string_equal(x->f.boot_version, "");
+    assert_int_equal(x->f.finish_calls, 0);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+    assert_int_equal(fake_count_posts(&x->f, "success"), 0);
+    assert_int_equal(r.next_check_s, 1800); /* refusals keep the server's pace */
+
+    int downloads = x->f.download_calls;
+    int posts = x->f.n_posts;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_CHECKSUM_MISMATCH);
+    assert_int_equal(x->f.download_calls, downloads);
+    assert_int_equal(x->f.n_posts, posts);
+}
+
+static void unsigned_release_is_refused_when_a_key_is_configured(void **state)
+{
+    fx_t *x = *state;
+    use_key(x, "rsa.pub.pem");
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_SIGNATURE_MISSING);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_int_equal(x->f.download_calls, 0);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+    assert_non_null(strstr(x->f.posts[0].error, "unsigned"));
+}
+
+static void rsa_signed_release_is_installed(void **state)
+{
+    fx_t *x = *state;
+    use_key(x, "rsa.pub.pem");
+    offer(x, "1.1.0", x->sha, "fw.rsa.sig", "rsa-pkcs1v15-sha256", false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_string_equal(x->f.boot_version, "1.1.0");
+}
+
+static void ecdsa_signed_release_is_installed(void **state)
+{
+    fx_t *x = *state;
+    use_key(x, "ec.pub.pem");
+    offer(x, "1.1.0", x->sha, "fw.ec.sig", "ecdsa-p256-sha256", false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+}
+
+static void bad_signature_is_refused_and_the_old_version_keeps_running(void **state)
+{
+    fx_t *x = *state;
+    use_key(x, "rsa.pub.pem");
+    offer(x, "1.1.0", x->sha, "fw.other-rsa.sig", "rsa-pkcs1v15-sha256", false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_SIGNATURE_INVALID);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_string_equal(r.reason, "signature does not verify");
+    assert_string_equal(x->f.boot_version, "");
+    assert_false(x->f.st.pending_confirm);
+    paku_ota_restart(x->h);
+    assert_string_equal(x->f.running, "1.0.0");
+    int failed = -1;
+    for (int i = 0; i < x->f.n_posts; i++) {
+        if (strcmp(x->f.posts[i].status, "failed") == 0) {
+            failed = i;
+        }
+    }
+    assert_true(failed >= 0);
+    assert_string_equal(x->f.posts[failed].error, "signature does not verify");
+}
+
+static void signature_of_the_wrong_algorithm_is_refused_before_download(void **state)
+{
+    fx_t *x = *state;
+    use_key(x, "rsa.pub.pem");
+    offer(x, "1.1.0", x->sha, "fw.ec.sig", "ecdsa-p256-sha256", false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_KEY_ALGORITHM_MISMATCH);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_int_equal(x->f.download_calls, 0);
+}
+
+static void downgrade_needs_both_rollback_mark_and_permission(void **state)
+{
+    fx_t *x = *state;
+    strcpy(x->f.running, "1.2.0");
+    const struct {
+        bool rollback;
+        bool allow;
+        paku_ota_err_t want;
+    } cases[] = {
+        {false, false, PAKU_OTA_ERR_DOWNGRADE_REFUSED},
+        {true, false, PAKU_OTA_ERR_DOWNGRADE_REFUSED},
+        {false, true, PAKU_OTA_ERR_DOWNGRADE_REFUSED},
+        {true, true, PAKU_OTA_OK},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        x->f.n_replies = 0;
+        x->f.check_calls = 0;
+        x->f.download_calls = 0;
+        x->f.n_posts = 0;
+        x->cfg.allow_downgrade = cases[i].allow;
+        offer(x, "1.1.0", x->sha, NULL, NULL, cases[i].rollback);
+        start(x);
+        paku_ota_result_t r;
+        assert_int_equal(paku_ota_check_and_update(x->h, &r), cases[i].want);
+        if (cases[i].want == PAKU_OTA_OK) {
+            assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+            assert_string_equal(x->f.boot_version, "1.1.0");
+        } else {
+            assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+            assert_int_equal(x->f.download_calls, 0);
+            assert_non_null(strstr(r.reason, "downgrade from 1.2.0 to 1.1.0 refused"));
+            assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+        }
+    }
+}
+
+static void same_version_offer_is_refused(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "v1.0.0+other.build", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_SAME_VERSION);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_int_equal(x->f.download_calls, 0);
+}
+
+static void long_retry_after_ends_the_call_and_sets_the_next_check(void **state)
+{
+    fx_t *x = *state;
+    fake_reply(&x->f, 429, "{\"title\":\"Too Many Requests\",\"status\":429}", "600");
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_RATE_LIMITED);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_HTTP_ERROR);
+    assert_int_equal(r.http_status, 429);
+    assert_int_equal(r.retry_after_s, 600);
+    assert_int_equal(r.next_check_s, 600);
+    assert_int_equal(x->f.check_calls, 1);
+    assert_int_equal(x->f.n_sleeps, 0);
+}
+
+static void short_retry_after_is_waited_out_within_the_call(void **state)
+{
+    fx_t *x = *state;
+    fake_reply(&x->f, 503, "{\"title\":\"Service Unavailable\",\"status\":503}", "5");
+    no_offer(x, 700);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UP_TO_DATE);
+    assert_int_equal(x->f.n_sleeps, 1);
+    assert_int_equal(x->f.sleeps[0], 5000);
+    assert_int_equal(r.next_check_s, 700);
+}
+
+static void retry_after_during_download_is_honoured(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.status_override[0] = 503;
+    strcpy(x->f.retry_after, "7");
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(x->f.sleeps[0], 7000);
+    assert_flash_holds_image(x);
+}
+
+static void unreachable_server_is_retried_with_bounded_backoff(void **state)
+{
+    fx_t *x = *state;
+    x->f.unreachable = true;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_HTTP_TRANSPORT);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_HTTP_ERROR);
+    assert_int_equal(x->f.n_sleeps, (int)x->cfg.max_attempts - 1);
+    for (int i = 0; i < x->f.n_sleeps; i++) {
+        assert_true(x->f.sleeps[i] <=
+                    paku_ota_backoff_ceiling_ms((uint32_t)i, x->cfg.retry_base_ms,
+                                                x->cfg.retry_max_ms));
+    }
+    /* Between cycles: at least the floor, never beyond the check interval. */
+    for (int cycle = 0; cycle < 12; cycle++) {
+        assert_true(r.next_check_s >= PAKU_OTA_NEXT_CHECK_MIN_S);
+        assert_true(r.next_check_s <= x->cfg.check_interval_s);
+        (void)paku_ota_check_and_update(x->h, &r);
+    }
+}
+
+static void server_error_on_download_is_retried(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.status_override[0] = 500;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(x->f.download_calls, 2);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 0);
+}
+
+static void client_error_on_download_fails_without_retry(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.status_override[0] = 403;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_HTTP_STATUS);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_HTTP_ERROR);
+    assert_int_equal(r.http_status, 403);
+    assert_int_equal(x->f.download_calls, 1);
+}
+
+static void image_larger_than_the_partition_is_refused(void **state)
+{
+    fx_t *x = *state;
+    x->f.capacity = 1000;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_IMAGE_TOO_LARGE);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_int_equal(x->f.download_calls, 0);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+}
+
+static void malformed_check_response_fails_without_downloading(void **state)
+{
+    fx_t *x = *state;
+    fake_reply(&x->f, 200, "{\"update_available\":\"yes\"}", NULL);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_JSON_WRONG_TYPE);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_FAILED);
+    assert_non_null(strstr(r.reason, "update_available"));
+    assert_int_equal(x->f.download_calls, 0);
+    assert_int_equal(x->f.check_calls, 1); /* not retried: it would say the same */
+}
+
+static void platform_rejecting_the_image_fails_it(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.fail_finish = true;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_PARTITION);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_FAILED);
+    assert_string_equal(x->f.boot_version, "");
+    assert_false(x->f.st.pending_confirm);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+}
+
+static void bounded_range_requests_cover_the_image(void **state)
+{
+    fx_t *x = *state;
+    x->cfg.range_request_size = 65536;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    int expected = (int)((x->f.image_len + 65535) / 65536);
+    assert_int_equal(x->f.download_calls, expected);
+    for (int i = 0; i < expected; i++) {
+        assert_true(x->f.had_range[i]);
+        assert_int_equal(x->f.range_start[i], (uint64_t)i * 65536);
+        if (i + 1 < expected) {
+            assert_int_equal(x->f.range_end[i], (uint64_t)i * 65536 + 65535);
+        }
+    }
+    assert_flash_holds_image(x);
+}
+
+static void new_image_is_confirmed_after_reboot(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    no_offer(x, 1200);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    paku_ota_restart(x->h);
+    assert_string_equal(x->f.running, "1.1.0");
+    assert_true(x->f.pending_verify);
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
+    assert_string_equal(r.to_version, "1.1.0");
+    assert_int_equal(r.next_check_s, 1200);
+    assert_non_null(strstr(x->f.last_check_url, "current_version=1.1.0"));
+    assert_int_equal(x->f.mark_valid_calls, 1);
+    assert_int_equal(x->f.mark_invalid_calls, 0);
+    assert_false(x->f.st.pending_confirm);
+    /* nothing more to confirm */
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_NONE);
+    assert_int_equal(x->f.mark_valid_calls, 1);
+}
+
+static void image_that_cannot_check_in_is_rolled_back(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    paku_ota_restart(x->h);
+    x->f.unreachable = true;
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_ERR_CONFIRM_FAILED);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_FAILED);
+    assert_int_equal(x->f.mark_invalid_calls, 1);
+    assert_int_equal(x->f.mark_valid_calls, 0);
+    assert_string_equal(x->f.running, "1.0.0");
+    assert_false(x->f.st.pending_confirm);
+    assert_int_equal(x->f.n_sleeps, (int)x->cfg.confirm_attempts - 1);
+}
+
+static void busy_server_still_counts_as_reachable_for_confirmation(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    fake_reply(&x->f, 503, "{}", "1");
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    paku_ota_restart(x->h);
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
+    assert_int_equal(x->f.mark_valid_calls, 1);
+    assert_int_equal(x->f.mark_invalid_calls, 0);
+}
+
+static void bootloader_rollback_is_reported_as_failed(void **state)
+{
+    fx_t *x = *state;
+    x->f.st.pending_confirm = true;
+    strcpy(x->f.st.target_version, "1.1.0");
+    strcpy(x->f.st.previous_version, "1.0.0");
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_ERR_ROLLED_BACK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_FAILED);
+    assert_int_equal(x->f.n_posts, 1);
+    assert_string_equal(x->f.posts[0].status, "failed");
+    assert_string_equal(x->f.posts[0].version, "1.1.0");
+    assert_non_null(strstr(x->f.posts[0].error, "rolled back to 1.0.0"));
+    assert_false(x->f.st.pending_confirm);
+    assert_int_equal(x->f.check_calls, 0);
+}
+
+static void check_settles_a_pending_image_before_looking_for_updates(void **state)
+{
+    fx_t *x = *state;
+    strcpy(x->f.running, "1.1.0");
+    x->f.pending_verify = true;
+    x->f.st.pending_confirm = true;
+    strcpy(x->f.st.target_version, "1.1.0");
+    no_offer(x, 3000);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(x->f.mark_valid_calls, 1);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UP_TO_DATE);
+}
+
+static void withdrawn_offer_discards_the_partial_download(void **state)
+{
+    fx_t *x = *state;
+    x->f.st.resume_offset = 1000;
+    x->f.st.image_size = x->f.image_len;
+    strcpy(x->f.st.target_version, "1.1.0");
+    strcpy(x->f.st.expected_sha256, x->sha);
+    no_offer(x, 3000);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_string_equal(x->f.st.target_version, "");
+    assert_int_equal(x->f.st.resume_offset, 0);
+}
+
+static void bad_configurations_are_refused_at_create(void **state)
+{
+    fx_t *x = *state;
+    paku_ota_handle_t h = NULL;
+    paku_ota_config_t c = x->cfg;
+    c.server_url = "ftp://x";
+    assert_int_equal(paku_ota_create(&c, &x->f.port, &h), PAKU_OTA_ERR_CONFIG);
+    c = x->cfg;
+    c.device_id = "";
+    assert_int_equal(paku_ota_create(&c, &x->f.port, &h), PAKU_OTA_ERR_CONFIG);
+    c = x->cfg;
+    c.device_id = "has space";
+    assert_int_equal(paku_ota_create(&c, &x->f.port, &h), PAKU_OTA_ERR_CONFIG);
+    c = x->cfg;
+    c.running_version = "1.0";
+    assert_int_equal(paku_ota_create(&c, &x->f.port, &h), PAKU_OTA_ERR_CONFIG);
+    c = x->cfg;
+    c.signing_pubkey_pem = "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n";
+    assert_int_equal(paku_ota_create(&c, &x->f.port, &h), PAKU_OTA_ERR_CONFIG);
+    c = x->cfg;
+    c.buffer_size = 16;
+    assert_int_equal(paku_ota_create(&c, &x->f.port, &h), PAKU_OTA_ERR_CONFIG);
+    paku_ota_port_t broken = x->f.port;
+    broken.part_read = NULL;
+    assert_int_equal(paku_ota_create(&x->cfg, &broken, &h), PAKU_OTA_ERR_INVALID_ARG);
+    assert_null(h);
+    assert_int_equal(paku_ota_check_and_update(NULL, NULL), PAKU_OTA_ERR_INVALID_ARG);
+}
+
+typedef struct {
+    int calls;
+    paku_ota_status_t last;
+    char version[32];
+} cb_seen_t;
+
+static void on_status(paku_ota_status_t status, const char *version, int progress,
+                      const char *reason, void *user)
+{
+    cb_seen_t *seen = user;
+    (void)progress;
+    (void)reason;
+    seen->calls++;
+    seen->last = status;
+    snprintf(seen->version, sizeof(seen->version), "%s", version);
+}
+
+static void status_callback_sees_every_report(void **state)
+{
+    fx_t *x = *state;
+    cb_seen_t seen = {0};
+    x->cfg.status_cb = on_status;
+    x->cfg.status_cb_user = &seen;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(seen.calls, x->f.n_posts);
+    assert_int_equal(seen.last, PAKU_OTA_STATUS_SUCCESS);
+    assert_string_equal(seen.version, "1.1.0");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_client FIXTURE_DIR\n");
+        return 2;
+    }
+    g_fixture_dir = argv[1];
+    paku_ota_host_log_level = 1;
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(up_to_date_reports_nothing_and_keeps_the_server_pace),
+        T(update_streams_verifies_sets_boot_and_reports_in_order),
+        T(dropped_connection_resumes_with_range_from_the_bytes_written),
+        T(resume_after_reboot_rehashes_flash_and_continues),
+        T(saved_partial_image_of_another_release_is_not_resumed),
+        T(server_ignoring_range_restarts_from_zero),
+        T(wrong_content_range_restarts_from_zero),
+        T(unsatisfiable_range_restarts_from_zero),
+        T(changed_image_on_resume_fails_and_forgets_the_partial),
+        T(matching_etag_and_checksum_headers_are_accepted),
+        T(checksum_mismatch_is_refused_reported_and_not_fetched_again),
+        T(unsigned_release_is_refused_when_a_key_is_configured),
+        T(rsa_signed_release_is_installed),
+        T(ecdsa_signed_release_is_installed),
+        T(bad_signature_is_refused_and_the_old_version_keeps_running),
+        T(signature_of_the_wrong_algorithm_is_refused_before_download),
+        T(downgrade_needs_both_rollback_mark_and_permission),
+        T(same_version_offer_is_refused),
+        T(long_retry_after_ends_the_call_and_sets_the_next_check),
+        T(short_retry_after_is_waited_out_within_the_call),
+        T(retry_after_during_download_is_honoured),
+        T(unreachable_server_is_retried_with_bounded_backoff),
+        T(server_error_on_download_is_retried),
+        T(client_error_on_download_fails_without_retry),
+        T(image_larger_than_the_partition_is_refused),
+        T(malformed_check_response_fails_without_downloading),
+        T(platform_rejecting_the_image_fails_it),
+        T(bounded_range_requests_cover_the_image),
+        T(new_image_is_confirmed_after_reboot),
+        T(image_that_cannot_check_in_is_rolled_back),
+        T(busy_server_still_counts_as_reachable_for_confirmation),
+        T(bootloader_rollback_is_reported_as_failed),
+        T(check_settles_a_pending_image_before_looking_for_updates),
+        T(withdrawn_offer_discards_the_partial_download),
+        T(bad_configurations_are_refused_at_create),
+        T(status_callback_sees_every_report),
+    };
+    return cmocka_run_group_tests_name("client", tests, NULL, NULL);
+}

@@ -1,0 +1,148 @@
+using Mediator;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
+using Paku.Ota.Api.Http;
+using Paku.Ota.Api.Security;
+using Paku.Ota.Application.Catalog;
+using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Devices.CheckForUpdate;
+using Paku.Ota.Application.Devices.ReportUpdateStatus;
+using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+
+namespace Paku.Ota.Api.Endpoints;
+
+/// <summary>The three device endpoints of the seed's contract. They bind, send and map; rules live
+/// in the use cases.</summary>
+public static class DeviceEndpoints
+{
+    public static void MapDeviceEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/firmware/check", CheckAsync)
+            .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
+            .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
+            .AddEndpointFilter<CheckOutcomeFilter>()
+            .WithName("CheckForUpdate").WithTags("Device");
+
+        app.MapMethods("/api/firmware/download/{version}", [HttpMethods.Get, HttpMethods.Head], DownloadAsync)
+            .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
+            .WithName("DownloadFirmware").WithTags("Device");
+
+        app.MapPost("/api/device/{device_id}/update-status", ReportAsync)
+            .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.RouteValues["device_id"] as string))
+            .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.RouteValues["device_id"] as string))
+            .WithName("ReportUpdateStatus").WithTags("Device");
+    }
+
+    private static async Task<IResult> CheckAsync(
+        [FromQuery(Name = "device_id")] string? deviceId,
+        [FromQuery(Name = "device_model")] string? deviceModel,
+        [FromQuery(Name = "current_version")] string? currentVersion,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new CheckForUpdate(deviceId, deviceModel, currentVersion), cancellationToken);
+        return result.ToHttp(answer => Results.Ok(answer));
+    }
+
+    private static async Task<IResult> DownloadAsync(
+        string version,
+        [FromQuery(Name = "device_model")] string? deviceModel,
+        HttpContext http,
+        IMediator mediator,
+        DownloadGate gate,
+        DownloadOptions options,
+        CancellationToken cancellationToken)
+    {
+        if (!gate.TryEnter())
+        {
+            http.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy",
+                detail: $"Too many firmware downloads are in progress; retry in {options.RetryAfterSeconds} seconds.");
+        }
+
+        try
+        {
+            var deviceId = http.Items[DeviceAuthentication.DeviceIdItem] as string;
+            var result = await mediator.Send(new GetFirmwareBinary(version, deviceModel, deviceId), cancellationToken);
+            if (!result.IsSuccess)
+            {
+                gate.Exit();
+                return result.Error!.ToProblem();
+            }
+
+            var binary = result.Value;
+            http.Response.Headers["X-Checksum-SHA256"] = binary.ChecksumSha256;
+            return gate.Hold(Results.Bytes(
+                binary.Content,
+                "application/octet-stream",
+                fileDownloadName: $"{binary.Model}-{binary.Version}.bin",
+                enableRangeProcessing: true,
+                entityTag: new EntityTagHeaderValue($"\"{binary.ChecksumSha256}\"")));
+        }
+        catch
+        {
+            gate.Exit();
+            throw;
+        }
+    }
+
+    private static async Task<IResult> ReportAsync(
+        [FromRoute(Name = "device_id")] string deviceId,
+        [FromBody] StatusReportBody? body,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var command = new ReportUpdateStatus(deviceId, body?.DeviceId, body?.FirmwareVersion, body?.Status, body?.ProgressPercent, body?.ErrorMessage);
+        var result = await mediator.Send(command, cancellationToken);
+        return result.ToHttp(receipt => Results.Ok(receipt));
+    }
+
+    /// <summary>The seed's status body; every field optional here so that a missing one is reported
+    /// by name by the validator rather than as a generic binding error.</summary>
+    public sealed record StatusReportBody(string? DeviceId, string? FirmwareVersion, string? Status, int? ProgressPercent, string? ErrorMessage);
+
+    /// <summary>Refuses a device past its request budget with 429 and Retry-After.</summary>
+    private sealed class RateLimitFilter(Func<EndpointFilterInvocationContext, string?> deviceId) : IEndpointFilter
+    {
+        public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            var id = http.Items[DeviceAuthentication.DeviceIdItem] as string ?? deviceId(context);
+            if (id is null)
+            {
+                return next(context);
+            }
+
+            var retryAfter = http.RequestServices.GetRequiredService<DeviceRateLimiter>().Hit(id);
+            if (retryAfter == 0)
+            {
+                return next(context);
+            }
+
+            http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return ValueTask.FromResult<object?>(Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
+                detail: $"Device '{id}' made too many requests; retry in {retryAfter} seconds."));
+        }
+    }
+
+    /// <summary>Counts checks that never reached the use case (rejected or rate-limited); the use case
+    /// counts the rest. The model label is used only for models the catalog knows, so labels stay bounded.</summary>
+    private sealed class CheckOutcomeFilter(OtaMetrics metrics, ICatalog catalog) : IEndpointFilter
+    {
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var result = await next(context);
+            var status = (result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status200OK;
+            if (status < 400)
+            {
+                return result;
+            }
+
+            var model = context.HttpContext.Request.Query["device_model"].FirstOrDefault();
+            var snapshot = await catalog.CurrentAsync(context.HttpContext.RequestAborted);
+            var label = model is not null && snapshot.AllCandidatesFor(model).Count > 0 ? model : "other";
+            metrics.Checked(label, status == StatusCodes.Status429TooManyRequests ? "rate_limited" : "rejected");
+            return result;
+        }
+    }
+}

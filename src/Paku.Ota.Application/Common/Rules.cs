@@ -1,0 +1,48 @@
+using FluentValidation;
+using Paku.Ota.Domain.Devices;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Application.Common;
+
+/// <summary>FluentValidation rules over the Domain's own checks, so every endpoint words a bad device
+/// id, model or version the same way and names the field as the client sent it.</summary>
+public static class Rules
+{
+    public static IRuleBuilderOptionsConditions<T, string?> DeviceIdField<T>(this IRuleBuilder<T, string?> rule, string field) =>
+        rule.Custom((value, context) => Check(context, field, value, DeviceId.IsValid));
+
+    public static IRuleBuilderOptionsConditions<T, string?> DeviceModelField<T>(this IRuleBuilder<T, string?> rule, string field) =>
+        rule.Custom((value, context) => Check(context, field, value, DeviceModel.IsValid));
+
+    public static IRuleBuilderOptionsConditions<T, string?> VersionField<T>(this IRuleBuilder<T, string?> rule, string field, bool optional = false) =>
+        rule.Custom((value, context) =>
+        {
+            if (value is null && optional)
+            {
+                return;
+            }
+
+            if (string.IsNullOrEmpty(value))
+            {
+                context.AddFailure(field, $"{field} is required (a SemVer version such as 1.2.0).");
+            }
+            else if (!FirmwareVersion.TryParse(value, out _, out var error))
+            {
+                context.AddFailure(field, $"{field}: {error}");
+            }
+        });
+
+    private delegate bool Validate(string? value, out string? error);
+
+    private static void Check<T>(ValidationContext<T> context, string field, string? value, Validate validate)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            context.AddFailure(field, $"{field} is required.");
+        }
+        else if (!validate(value, out var error))
+        {
+            context.AddFailure(field, $"{field}: {error}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using Mediator;
+using Paku.Ota.Application.Catalog;
+using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Updates;
+using Paku.Ota.Domain.Updates;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Application.Devices.CheckForUpdate;
+
+/// <summary>A device asks whether there is an update for it.</summary>
+public sealed record CheckForUpdate(string? DeviceId, string? DeviceModel, string? CurrentVersion) : IQuery<Result<UpdateCheckAnswer>>;
+
+/// <summary>The answer, field for field what the seed's device code reads.</summary>
+public sealed record UpdateCheckAnswer(
+    bool UpdateAvailable,
+    string CurrentVersion,
+    string LatestVersion,
+    string? DownloadUrl,
+    string? ChecksumSha256,
+    long? SizeBytes,
+    string? Signature,
+    string? SignatureAlgorithm,
+    string? ReleaseNotes,
+    string? Rollout,
+    bool IsRollback,
+    int NextCheckSeconds);
+
+/// <summary>How often devices are told to come back (<c>Ota:Devices:CheckIntervalSeconds</c>), spread by
+/// ±<c>JitterPercent</c> so a fleet that rebooted together does not return together.</summary>
+public sealed class CheckIntervalOptions
+{
+    public int CheckIntervalSeconds { get; set; } = 3600;
+
+    public int JitterPercent { get; set; } = 10;
+
+    public int Next()
+    {
+        var spread = CheckIntervalSeconds * JitterPercent / 100;
+        return CheckIntervalSeconds + (spread == 0 ? 0 : Random.Shared.Next(-spread, spread + 1));
+    }
+}
+
+public sealed class CheckForUpdateHandler(
+    ICatalog catalog,
+    IDeviceStore devices,
+    IUpdateLedger ledger,
+    UpdateRecorder recorder,
+    OtaMetrics metrics,
+    CheckIntervalOptions interval)
+    : IQueryHandler<CheckForUpdate, Result<UpdateCheckAnswer>>
+{
+    public async ValueTask<Result<UpdateCheckAnswer>> Handle(CheckForUpdate query, CancellationToken cancellationToken)
+    {
+        var deviceId = query.DeviceId!;
+        var model = query.DeviceModel!;
+        var running = FirmwareVersion.Parse(query.CurrentVersion!);
+        var snapshot = await catalog.CurrentAsync(cancellationToken);
+        var checkIn = await devices.CheckInAsync(deviceId, model, running.ToString(), cancellationToken);
+
+        if (checkIn.Attempt is { } stored && UpdateLifecycle.OnCheckIn(stored.Attempt, running).NewAttempt is not null)
+        {
+            await RecordCheckInOutcomeAsync(deviceId, stored.RolloutId, cancellationToken);
+        }
+
+        var chosen = UpdateSelection.Select(new DeviceSnapshot(deviceId, model, running, checkIn.Groups), snapshot.ActiveCandidatesFor(model));
+        if (chosen is null)
+        {
+            metrics.Checked(model, "up_to_date");
+            return new UpdateCheckAnswer(false, running.ToString(), running.ToString(), null, null, null, null, null, null, null, false, interval.Next());
+        }
+
+        var rollout = snapshot.RolloutOf(chosen);
+        var release = rollout.Release;
+        var version = release.Version.ToString();
+        if (checkIn.OfferedRolloutId != rollout.Id || checkIn.OfferedVersion != version)
+        {
+            await devices.RecordOfferAsync(deviceId, rollout.Id, version, running.ToString(), cancellationToken);
+        }
+
+        metrics.Checked(model, "offered");
+        return new UpdateCheckAnswer(
+            UpdateAvailable: true,
+            CurrentVersion: running.ToString(),
+            LatestVersion: version,
+            DownloadUrl: $"/api/firmware/download/{Uri.EscapeDataString(version)}?device_model={Uri.EscapeDataString(model)}",
+            ChecksumSha256: release.ChecksumSha256,
+            SizeBytes: release.SizeBytes,
+            Signature: release.Signature is null ? null : Convert.ToBase64String(release.Signature),
+            SignatureAlgorithm: release.SignatureAlgorithm,
+            ReleaseNotes: release.ReleaseNotes,
+            Rollout: rollout.Rollout.Name,
+            IsRollback: release.Version < running,
+            NextCheckSeconds: interval.Next());
+    }
+
+    /// <summary>Rare (once per update): the check-in confirms an update or reveals a rollback. Done in a
+    /// ledger session of its own so the accounting and the halt rule are the status report's.</summary>
+    private async Task RecordCheckInOutcomeAsync(string deviceId, long? rolloutId, CancellationToken cancellationToken)
+    {
+        string? halted;
+        await using (var session = await ledger.OpenAsync(deviceId, cancellationToken))
+        {
+            // decide again on the locked state: a concurrent report may have moved it meanwhile
+            if (session.Device is not { Attempt: { } current } device)
+            {
+                return;
+            }
+
+            var locked = UpdateLifecycle.OnCheckIn(current.Attempt, FirmwareVersion.Parse(device.CurrentVersion));
+            if (locked.NewAttempt is null)
+            {
+                return;
+            }
+
+            halted = await recorder.RecordAsync(session, deviceId, current.RolloutId ?? rolloutId, locked, deviceReport: null, cancellationToken);
+            await session.CommitAsync(cancellationToken);
+            metrics.StatusRecorded(locked.NewAttempt.Status.ToWire());
+        }
+
+        if (halted is not null)
+        {
+            catalog.Invalidate();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Updates;
+
+namespace Paku.Ota.Application.Updates;
+
+/// <summary>A device's update attempt as stored, with the rollout it belongs to (if any).</summary>
+public sealed record StoredAttempt(long? RolloutId, UpdateAttempt Attempt);
+
+/// <summary>What the device check learns from its one write: the device's groups, what it was last
+/// offered and its current update attempt.</summary>
+public sealed record DeviceCheckIn(IReadOnlyList<string> Groups, long? OfferedRolloutId, string? OfferedVersion, StoredAttempt? Attempt);
+
+public interface IDeviceStore
+{
+    /// <summary>Registers the device or refreshes its model, running version and last-seen time,
+    /// in one statement, and returns what the check needs to know about it.</summary>
+    Task<DeviceCheckIn> CheckInAsync(string deviceId, string model, string currentVersion, CancellationToken cancellationToken);
+
+    /// <summary>Remembers that the rollout offers the version to the device (and counts the device
+    /// as targeted by the rollout).</summary>
+    Task RecordOfferAsync(string deviceId, long rolloutId, string version, string fromVersion, CancellationToken cancellationToken);
+
+    Task<string?> FindModelAsync(string deviceId, CancellationToken cancellationToken);
+}
+
+/// <summary>The device's update state, locked for the length of one <see cref="IUpdateLedgerSession"/>.</summary>
+public sealed record DeviceUpdateState(string DeviceId, string Model, string CurrentVersion, long? OfferedRolloutId, string? OfferedVersion, StoredAttempt? Attempt);
+
+/// <summary>One entry of the append-only update history.</summary>
+public sealed record StatusEntry(string DeviceId, string FirmwareVersion, UpdateStatus Status, int Progress, string? ErrorMessage, long? RolloutId, bool FromDevice);
+
+/// <summary>Opens a unit of work over one device's update state: everything written through the
+/// session lands together at <see cref="IUpdateLedgerSession.CommitAsync"/>, or not at all.</summary>
+public interface IUpdateLedger
+{
+    Task<IUpdateLedgerSession> OpenAsync(string deviceId, CancellationToken cancellationToken);
+}
+
+public interface IUpdateLedgerSession : IAsyncDisposable
+{
+    /// <summary>The device's state, or null when the device has never checked in.</summary>
+    DeviceUpdateState? Device { get; }
+
+    void AppendHistory(StatusEntry entry);
+
+    /// <summary>Stores the device's new attempt state and its outcome in the rollout's accounting.</summary>
+    void SaveAttempt(string deviceId, long? rolloutId, UpdateAttempt attempt, bool startsAttempt);
+
+    /// <summary>The rollout's outcome counts, including what this session has written so far.</summary>
+    Task<RolloutCounts> CountAsync(long rolloutId, CancellationToken cancellationToken);
+
+    /// <summary>Halts the rollout unless it is already halted; true when this call halted it (so two
+    /// replicas that decide at once halt it, audit it and count it once).</summary>
+    Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken);
+
+    Task CommitAsync(CancellationToken cancellationToken);
+}
