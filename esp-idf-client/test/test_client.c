@@ -9,6 +9,7 @@
 
 #include "fake_port.h"
 #include "paku_ota_internal.h"
+#include "paku_ota_log.h"
 #include "test_util.h"
 
 typedef struct {

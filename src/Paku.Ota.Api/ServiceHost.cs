@@ -55,6 +55,7 @@ public static class ServiceHost
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
+        app.MapAdminGroup();
         return app;
     }
 

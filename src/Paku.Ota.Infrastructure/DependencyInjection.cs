@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
@@ -29,6 +30,7 @@ public static class DependencyInjection
         services.AddSingleton<IBinaryStore, CachedBinaryStore>();
         services.AddSingleton<IDeviceStore, DeviceStore>();
         services.AddSingleton<IUpdateLedger, UpdateLedger>();
+        services.AddSingleton<IAuditLog, AuditStore>();
         return services;
     }
 

@@ -1,0 +1,545 @@
+/*
+ * ESP-IDF port: esp_http_client (mutual TLS), esp_ota_ops on the next update
+ * partition, NVS for the persistent state, the bootloader's app-rollback
+ * state for confirmation. Deliberately thin: every decision lives in the
+ * portable core, which the host tests exercise.
+ *
+ * Requires ESP-IDF v5.0+. Resuming a download after a reboot needs
+ * esp_ota_resume() (ESP-IDF v5.5+); on older versions a download interrupted
+ * by a reboot starts over, while one interrupted by a dropped connection
+ * still resumes (the OTA handle stays open).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "esp_app_desc.h"
+#include "esp_err.h"
+#include "esp_flash_encrypt.h"
+#include "esp_http_client.h"
+#include "esp_idf_version.h"
+#include "esp_log.h"
+#include "esp_ota_ops.h"
+#include "esp_partition.h"
+#include "esp_random.h"
+#include "esp_system.h"
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+#include "nvs.h"
+#include "nvs_flash.h"
+
+#include "paku_ota_internal.h"
+#include "paku_ota_log.h"
+#include "paku_ota_port.h"
+
+static const char *TAG = "paku_ota_port";
+
+#define NVS_NAMESPACE "paku_ota"
+/* NVS keys: at most 15 characters. */
+#define KEY_RESUME "resume_off"
+#define KEY_SIZE "image_size"
+#define KEY_TARGET "target_ver"
+#define KEY_SHA "sha256"
+#define KEY_PENDING "pending"
+#define KEY_PREVIOUS "prev_ver"
+
+typedef struct {
+    const esp_partition_t *part;
+    esp_ota_handle_t ota;
+    bool open;
+    bool finished;
+    uint64_t written;
+    uint64_t image_size;
+    bool nvs_ready;
+} esp_ctx_t;
+
+static esp_ctx_t s_ctx;
+
+/* ------------------------------------------------------------------------ */
+/* HTTP                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static bool parse_u64_text(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s < '0' || *s > '9') {
+        return false;
+    }
+    for (; *s >= '0' && *s <= '9'; s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10u) {
+            return false;
+        }
+        v = v * 10u + d;
+    }
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    if (*s != '\0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void copy_header(char *dst, const char *value)
+{
+    size_t n = paku_ota_strnlen(value, PAKU_OTA_HEADER_VALUE_MAX - 1);
+    memcpy(dst, value, n); /* longer values are cut; the core rejects them */
+    dst[n] = '\0';
+}
+
+static esp_err_t on_http_event(esp_http_client_event_t *evt)
+{
+    paku_ota_http_response_t *resp = evt->user_data;
+    if (evt->event_id != HTTP_EVENT_ON_HEADER || resp == NULL || evt->header_key == NULL ||
+        evt->header_value == NULL) {
+        return ESP_OK;
+    }
+    const char *k = evt->header_key;
+    const char *v = evt->header_value;
+    if (paku_ota_str_ieq(k, "Content-Length")) {
+        uint64_t n = 0;
+        if (parse_u64_text(v, &n)) {
+            resp->has_content_length = true;
+            resp->content_length = n;
+        }
+    } else if (paku_ota_str_ieq(k, "Content-Range")) {
+        copy_header(resp->content_range, v);
+    } else if (paku_ota_str_ieq(k, "ETag")) {
+        copy_header(resp->etag, v);
+    } else if (paku_ota_str_ieq(k, "X-Checksum-SHA256")) {
+        copy_header(resp->checksum_sha256, v);
+    } else if (paku_ota_str_ieq(k, "Retry-After")) {
+        copy_header(resp->retry_after, v);
+    }
+    return ESP_OK;
+}
+
+static paku_ota_err_t e_http(void *ctx, const paku_ota_http_request_t *req,
+                             paku_ota_http_response_t *resp)
+{
+    (void)ctx;
+    memset(resp, 0, sizeof(*resp));
+    if (req->buf == NULL || req->buf_len == 0 || req->buf_len > INT32_MAX) {
+        return PAKU_OTA_ERR_INVALID_ARG;
+    }
+    esp_http_client_config_t c = {
+        .url = req->url,
+        .method = req->method == PAKU_OTA_HTTP_POST ? HTTP_METHOD_POST : HTTP_METHOD_GET,
+        .cert_pem = req->ca_cert_pem,
+        .client_cert_pem = req->client_cert_pem,
+        .client_key_pem = req->client_key_pem,
+        .timeout_ms = (int)req->timeout_ms,
+        .disable_auto_redirect = true,
+        .event_handler = on_http_event,
+        .user_data = resp,
+        .buffer_size = 2048,
+        .buffer_size_tx = 1024,
+        .keep_alive_enable = true,
+    };
+    esp_http_client_handle_t client = esp_http_client_init(&c);
+    if (client == NULL) {
+        return PAKU_OTA_ERR_NO_MEM;
+    }
+    paku_ota_err_t err = PAKU_OTA_OK;
+    char range[64];
+    if (req->has_range) {
+        if (req->range_end == UINT64_MAX) {
+            (void)snprintf(range, sizeof(range), "bytes=%llu-",
+                           (unsigned long long)req->range_start);
+        } else {
+            (void)snprintf(range, sizeof(range), "bytes=%llu-%llu",
+                           (unsigned long long)req->range_start,
+                           (unsigned long long)req->range_end);
+        }
+        esp_http_client_set_header(client, "Range", range);
+    }
+    int body_len = 0;
+    if (req->method == PAKU_OTA_HTTP_POST) {
+        esp_http_client_set_header(client, "Content-Type",
+                                   req->content_type != NULL ? req->content_type
+                                                             : "application/json");
+        body_len = (int)req->body_len;
+    }
+    esp_err_t e = esp_http_client_open(client, body_len);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGW(TAG, "connect failed: %s", esp_err_to_name(e));
+        err = PAKU_OTA_ERR_HTTP_TRANSPORT;
+        goto done;
+    }
+    if (body_len > 0 && esp_http_client_write(client, req->body, body_len) != body_len) {
+        err = PAKU_OTA_ERR_HTTP_TRANSPORT;
+        goto done;
+    }
+    if (esp_http_client_fetch_headers(client) < 0) {
+        err = PAKU_OTA_ERR_HTTP_TRANSPORT;
+        goto done;
+    }
+    resp->status = esp_http_client_get_status_code(client);
+    if (req->on_headers != NULL && req->on_headers(req->user, resp) != 0) {
+        err = PAKU_OTA_ERR_ABORTED;
+        goto done;
+    }
+    for (;;) {
+        int n = esp_http_client_read(client, (char *)req->buf, (int)req->buf_len);
+        if (n < 0) {
+            err = PAKU_OTA_ERR_HTTP_TRANSPORT;
+            break;
+        }
+        if (n == 0) {
+            if (!esp_http_client_is_complete_data_received(client)) {
+                err = PAKU_OTA_ERR_HTTP_TRANSPORT; /* connection closed early */
+            }
+            break;
+        }
+        if (req->on_body != NULL && req->on_body(req->user, req->buf, (size_t)n) != 0) {
+            err = PAKU_OTA_ERR_ABORTED;
+            break;
+        }
+    }
+done:
+    esp_http_client_close(client);
+    esp_http_client_cleanup(client);
+    return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Partition                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void close_ota(esp_ctx_t *s)
+{
+    if (s->open) {
+        (void)esp_ota_abort(s->ota);
+        s->open = false;
+    }
+}
+
+static paku_ota_err_t e_part_begin(void *ctx, uint64_t image_size)
+{
+    esp_ctx_t *s = ctx;
+    close_ota(s);
+    s->finished = false;
+    s->part = esp_ota_get_next_update_partition(NULL);
+    if (s->part == NULL) {
+        PAKU_OTA_LOGE(TAG, "no OTA update partition (partition table needs two OTA slots)");
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    if (image_size == 0 || image_size > s->part->size) {
+        return PAKU_OTA_ERR_IMAGE_TOO_LARGE;
+    }
+    /* Sectors are erased as writing reaches them, which also makes a later
+     * esp_ota_resume() at a sector boundary consistent. */
+    esp_err_t e = esp_ota_begin(s->part, OTA_WITH_SEQUENTIAL_WRITES, &s->ota);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGE(TAG, "esp_ota_begin: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    s->open = true;
+    s->written = 0;
+    s->image_size = image_size;
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t e_part_resume(void *ctx, uint64_t image_size, uint64_t *offset)
+{
+    esp_ctx_t *s = ctx;
+    s->finished = false;
+    if (s->open && s->image_size == image_size && s->written <= *offset) {
+        /* Same boot, handle still open. With flash encryption esp_ota_write
+         * may hold back up to 15 bytes, which read-back would not see. */
+        if (s->written % 16u == 0 || !esp_flash_encryption_enabled()) {
+            *offset = s->written;
+            return PAKU_OTA_OK;
+        }
+    }
+#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 0)
+    close_ota(s);
+    s->part = esp_ota_get_next_update_partition(NULL);
+    if (s->part == NULL || image_size == 0 || image_size > s->part->size) {
+        return PAKU_OTA_ERR_NOT_SUPPORTED;
+    }
+    /* Restart at a sector boundary: that sector is erased again before it is
+     * rewritten, so a write torn by a power cut cannot survive. */
+    uint64_t erase = s->part->erase_size != 0 ? s->part->erase_size : 4096u;
+    uint64_t aligned = *offset - (*offset % erase);
+    esp_err_t e = esp_ota_resume(s->part, OTA_WITH_SEQUENTIAL_WRITES, (size_t)aligned, &s->ota);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGW(TAG, "esp_ota_resume: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_NOT_SUPPORTED;
+    }
+    s->open = true;
+    s->written = aligned;
+    s->image_size = image_size;
+    *offset = aligned;
+    return PAKU_OTA_OK;
+#else
+    close_ota(s);
+    return PAKU_OTA_ERR_NOT_SUPPORTED;
+#endif
+}
+
+static paku_ota_err_t e_part_write(void *ctx, uint64_t offset, const uint8_t *data, size_t len)
+{
+    esp_ctx_t *s = ctx;
+    if (!s->open || offset != s->written || len > s->image_size - s->written) {
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    esp_err_t e = esp_ota_write(s->ota, data, len);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGE(TAG, "esp_ota_write: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    s->written += len;
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t e_part_read(void *ctx, uint64_t offset, uint8_t *data, size_t len)
+{
+    esp_ctx_t *s = ctx;
+    if (s->part == NULL || offset > s->written || len > s->written - offset) {
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    esp_err_t e = esp_partition_read(s->part, (size_t)offset, data, len);
+    return e == ESP_OK ? PAKU_OTA_OK : PAKU_OTA_ERR_PARTITION;
+}
+
+static paku_ota_err_t e_part_finish(void *ctx)
+{
+    esp_ctx_t *s = ctx;
+    if (!s->open || s->written != s->image_size) {
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    s->open = false; /* esp_ota_end frees the handle whatever it returns */
+    esp_err_t e = esp_ota_end(s->ota);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGE(TAG, "esp_ota_end: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    s->finished = true;
+    return PAKU_OTA_OK;
+}
+
+static void e_part_abort(void *ctx)
+{
+    esp_ctx_t *s = ctx;
+    close_ota(s);
+    s->finished = false;
+}
+
+static paku_ota_err_t e_part_set_boot(void *ctx, const char *version)
+{
+    esp_ctx_t *s = ctx;
+    (void)version;
+    if (!s->finished || s->part == NULL) {
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    esp_err_t e = esp_ota_set_boot_partition(s->part);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGE(TAG, "esp_ota_set_boot_partition: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_PARTITION;
+    }
+    s->finished = false;
+    return PAKU_OTA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* NVS state                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static paku_ota_err_t nvs_ready(esp_ctx_t *s)
+{
+    if (s->nvs_ready) {
+        return PAKU_OTA_OK;
+    }
+    esp_err_t e = nvs_flash_init();
+    if (e == ESP_ERR_NVS_NO_FREE_PAGES || e == ESP_ERR_NVS_NEW_VERSION_FOUND) {
+        /* The standard ESP-IDF recovery: the NVS partition must be reformatted. */
+        PAKU_OTA_LOGW(TAG, "NVS needs erasing (%s)", esp_err_to_name(e));
+        e = nvs_flash_erase();
+        if (e == ESP_OK) {
+            e = nvs_flash_init();
+        }
+    }
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGE(TAG, "nvs_flash_init: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_STATE;
+    }
+    s->nvs_ready = true;
+    return PAKU_OTA_OK;
+}
+
+static void get_str(nvs_handle_t nvs, const char *key, char *out, size_t size)
+{
+    size_t len = size;
+    if (nvs_get_str(nvs, key, out, &len) != ESP_OK) {
+        out[0] = '\0';
+    }
+    out[size - 1] = '\0';
+}
+
+static paku_ota_err_t e_state_load(void *ctx, paku_ota_persist_t *st)
+{
+    esp_ctx_t *s = ctx;
+    memset(st, 0, sizeof(*st));
+    paku_ota_err_t err = nvs_ready(s);
+    if (err != PAKU_OTA_OK) {
+        return err;
+    }
+    nvs_handle_t nvs;
+    esp_err_t e = nvs_open(NVS_NAMESPACE, NVS_READWRITE, &nvs);
+    if (e != ESP_OK) {
+        return PAKU_OTA_ERR_STATE;
+    }
+    uint64_t u64 = 0;
+    uint8_t u8 = 0;
+    if (nvs_get_u64(nvs, KEY_RESUME, &u64) == ESP_OK) {
+        st->resume_offset = u64;
+    }
+    if (nvs_get_u64(nvs, KEY_SIZE, &u64) == ESP_OK) {
+        st->image_size = u64;
+    }
+    if (nvs_get_u8(nvs, KEY_PENDING, &u8) == ESP_OK) {
+        st->pending_confirm = u8 != 0;
+    }
+    get_str(nvs, KEY_TARGET, st->target_version, sizeof(st->target_version));
+    get_str(nvs, KEY_SHA, st->expected_sha256, sizeof(st->expected_sha256));
+    get_str(nvs, KEY_PREVIOUS, st->previous_version, sizeof(st->previous_version));
+    nvs_close(nvs);
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t e_state_save(void *ctx, const paku_ota_persist_t *st)
+{
+    esp_ctx_t *s = ctx;
+    paku_ota_err_t err = nvs_ready(s);
+    if (err != PAKU_OTA_OK) {
+        return err;
+    }
+    nvs_handle_t nvs;
+    if (nvs_open(NVS_NAMESPACE, NVS_READWRITE, &nvs) != ESP_OK) {
+        return PAKU_OTA_ERR_STATE;
+    }
+    esp_err_t e = nvs_set_u64(nvs, KEY_RESUME, st->resume_offset);
+    if (e == ESP_OK) {
+        e = nvs_set_u64(nvs, KEY_SIZE, st->image_size);
+    }
+    if (e == ESP_OK) {
+        e = nvs_set_u8(nvs, KEY_PENDING, st->pending_confirm ? 1 : 0);
+    }
+    if (e == ESP_OK) {
+        e = nvs_set_str(nvs, KEY_TARGET, st->target_version);
+    }
+    if (e == ESP_OK) {
+        e = nvs_set_str(nvs, KEY_SHA, st->expected_sha256);
+    }
+    if (e == ESP_OK) {
+        e = nvs_set_str(nvs, KEY_PREVIOUS, st->previous_version);
+    }
+    if (e == ESP_OK) {
+        e = nvs_commit(nvs);
+    }
+    nvs_close(nvs);
+    if (e != ESP_OK) {
+        PAKU_OTA_LOGE(TAG, "saving OTA state: %s", esp_err_to_name(e));
+        return PAKU_OTA_ERR_STATE;
+    }
+    return PAKU_OTA_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Boot state, time, randomness                                              */
+/* ------------------------------------------------------------------------ */
+
+static paku_ota_err_t e_running_version(void *ctx, char *buf, size_t len)
+{
+    (void)ctx;
+    const esp_app_desc_t *desc = esp_app_get_description();
+    if (desc == NULL) {
+        return PAKU_OTA_ERR_NOT_SUPPORTED;
+    }
+    char v[sizeof(desc->version) + 1];
+    memcpy(v, desc->version, sizeof(desc->version));
+    v[sizeof(desc->version)] = '\0';
+    return paku_ota_strcpy_checked(buf, len, v) ? PAKU_OTA_OK : PAKU_OTA_ERR_BUFFER_TOO_SMALL;
+}
+
+static paku_ota_err_t e_boot_pending_verify(void *ctx, bool *pending)
+{
+    (void)ctx;
+    *pending = false;
+    const esp_partition_t *running = esp_ota_get_running_partition();
+    esp_ota_img_states_t state;
+    if (running != NULL && esp_ota_get_state_partition(running, &state) == ESP_OK) {
+        *pending = state == ESP_OTA_IMG_PENDING_VERIFY;
+    }
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t e_mark_valid(void *ctx)
+{
+    (void)ctx;
+    esp_err_t e = esp_ota_mark_app_valid_cancel_rollback();
+    return e == ESP_OK ? PAKU_OTA_OK : PAKU_OTA_ERR_PARTITION;
+}
+
+static paku_ota_err_t e_mark_invalid_and_reboot(void *ctx)
+{
+    (void)ctx;
+    esp_err_t e = esp_ota_mark_app_invalid_rollback_and_reboot(); /* returns only on failure */
+    PAKU_OTA_LOGE(TAG, "rollback impossible: %s", esp_err_to_name(e));
+    return PAKU_OTA_ERR_PARTITION;
+}
+
+static void e_restart(void *ctx)
+{
+    (void)ctx;
+    esp_restart();
+}
+
+static void e_sleep_ms(void *ctx, uint32_t ms)
+{
+    (void)ctx;
+    TickType_t ticks = pdMS_TO_TICKS(ms);
+    vTaskDelay(ticks > 0 ? ticks : (ms > 0 ? 1 : 0));
+}
+
+static uint64_t e_now_ms(void *ctx)
+{
+    (void)ctx;
+    return (uint64_t)(esp_timer_get_time() / 1000);
+}
+
+static uint32_t e_random_u32(void *ctx)
+{
+    (void)ctx;
+    return esp_random();
+}
+
+const paku_ota_port_t *paku_ota_port_esp_idf(void)
+{
+    static paku_ota_port_t port;
+    if (port.http == NULL) {
+        port.ctx = &s_ctx;
+        port.http = e_http;
+        port.part_begin = e_part_begin;
+        port.part_resume = e_part_resume;
+        port.part_write = e_part_write;
+        port.part_read = e_part_read;
+        port.part_finish = e_part_finish;
+        port.part_abort = e_part_abort;
+        port.part_set_boot = e_part_set_boot;
+        port.state_load = e_state_load;
+        port.state_save = e_state_save;
+        port.running_version = e_running_version;
+        port.boot_pending_verify = e_boot_pending_verify;
+        port.mark_valid = e_mark_valid;
+        port.mark_invalid_and_reboot = e_mark_invalid_and_reboot;
+        port.restart = e_restart;
+        port.sleep_ms = e_sleep_ms;
+        port.now_ms = e_now_ms;
+        port.random_u32 = e_random_u32;
+    }
+    return &port;
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Mediator;
+using Microsoft.AspNetCore.Mvc;
+using Paku.Ota.Api.Http;
+using Paku.Ota.Api.Security;
+using Paku.Ota.Application.Audit;
+using Paku.Ota.Application.Catalog;
+
+namespace Paku.Ota.Api.Endpoints;
+
+/// <summary>The admin surface: every endpoint under /api/admin needs an API key (read scope), and
+/// writes need write scope and are audited.</summary>
+public static class AdminEndpoints
+{
+    public static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/admin").RequireAuthorization(AdminPolicies.Read).WithTags("Admin");
+        admin.MapGet("/audit", ListAuditAsync).WithName("ListAudit");
+        return admin;
+    }
+
+    /// <summary>Marks an endpoint as an admin write: write scope, audited under <paramref name="action"/>,
+    /// and the catalog cache invalidated when it succeeded (rollouts and releases may have changed).</summary>
+    public static RouteHandlerBuilder AdminWrite(this RouteHandlerBuilder endpoint, string action) =>
+        endpoint.RequireAuthorization(AdminPolicies.Write).AddEndpointFilter(new AuditFilter(action));
+
+    private static async Task<IResult> ListAuditAsync(
+        [FromQuery(Name = "limit")] int? limit,
+        [FromQuery(Name = "before_id")] long? beforeId,
+        [FromQuery(Name = "action")] string? action,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ListAudit(limit, beforeId, action), cancellationToken);
+        return result.ToHttp(entries => Results.Ok(new
+        {
+            entries = entries.Select(e => new
+            {
+                id = e.Id,
+                at = e.At,
+                actor = e.Actor,
+                action = e.Action,
+                target = e.Target,
+                outcome = e.Outcome,
+                details = e.DetailsJson is null ? (JsonElement?)null : JsonDocument.Parse(e.DetailsJson).RootElement,
+            }),
+        }));
+    }
+
+    /// <summary>Records every admin write, whether it succeeded or was refused, with the key that made it.</summary>
+    private sealed class AuditFilter(string action) : IEndpointFilter
+    {
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            var result = await next(context);
+            var status = (result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status200OK;
+            if (status < 400)
+            {
+                http.RequestServices.GetRequiredService<ICatalog>().Invalidate();
+            }
+
+            var target = http.Request.RouteValues.Values.OfType<string>().FirstOrDefault() ?? http.Request.Query["version"].FirstOrDefault();
+            var details = JsonSerializer.Serialize(new
+            {
+                method = http.Request.Method,
+                path = http.Request.Path.Value,
+                query = http.Request.QueryString.Value,
+                status,
+                detail = (result as IValueHttpResult)?.Value is Microsoft.AspNetCore.Mvc.ProblemDetails problem ? problem.Detail : null,
+            });
+            var outcome = status < 400 ? "succeeded" : $"refused ({status})";
+            await http.RequestServices.GetRequiredService<IAuditLog>()
+                .RecordAsync(http.User.Identity?.Name ?? "unknown", action, target, outcome, details, CancellationToken.None);
+            return result;
+        }
+    }
+}
