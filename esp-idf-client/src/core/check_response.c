@@ -233,7 +233,8 @@ static paku_ota_err_t parse_offer(const cJSON *root, paku_ota_check_response_t *
             return PAKU_OTA_ERR_JSON_WRONG_TYPE;
         }
         size_t n = paku_ota_strnlen(sig->valuestring, SIGNATURE_B64_MAX + 1);
-        if (n == 0 || n > SIGNATURE_B64_MAX) {
+        /* Standard padded base64 only (what .NET and openssl base64 emit). */
+        if (n == 0 || n > SIGNATURE_B64_MAX || n % 4 != 0) {
             *detail = "signature";
             return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
         }
