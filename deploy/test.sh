@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Checks the deployment files without a container engine:
+#   - Prometheus: `promtool check config`, `promtool check rules`, `promtool test rules`
+#     (installs Debian's prometheus package, which ships promtool, when promtool is missing);
+#   - every JSON and YAML file under deploy/ parses (PyYAML, or Debian's python3-yaml);
+#   - the compose stack, the Dockerfile and the executable agree (verbs `migrate`/`serve`, ports,
+#     start order, health endpoint), the dashboard's data sources are provisioned, the scrape
+#     target is the compose service, every alert is labelled, annotated and unit-tested, and
+#     .env.example defines every variable compose requires, with placeholders only.
+# Ends with one line "deploy: N passed, M failed"; exits non-zero when anything failed.
+set -uo pipefail
+deploy=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$deploy/.." && pwd)
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+
+# check NAME COMMAND...: runs COMMAND, shows its output only when it fails.
+check() {
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    pass "$name"
+  else
+    fail "$name"
+    sed 's/^/       /' <<<"$out"
+  fi
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "deploy/test.sh: cannot install $* (needs root and apt-get)" >&2
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# ---- tools ------------------------------------------------------------------------------------
+if ! command -v promtool >/dev/null; then
+  echo "deploy/test.sh: promtool not found; installing Debian's prometheus package" >&2
+  apt_install prometheus || true
+fi
+if command -v promtool >/dev/null; then
+  pass "promtool is available ($(promtool --version 2>&1 | head -1 | awk '{print $3}'))"
+  have_promtool=1
+else
+  fail "promtool is available"
+  have_promtool=0
+fi
+
+yaml_python() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import yaml' 2>/dev/null; then
+      echo "$py"
+      return 0
+    fi
+  done
+  return 1
+}
+py=$(yaml_python)
+if [ -z "$py" ]; then
+  echo "deploy/test.sh: PyYAML not found; installing Debian's python3-yaml package" >&2
+  apt_install python3-yaml || true
+  py=$(yaml_python)
+fi
+if [ -n "$py" ]; then
+  pass "python3 with PyYAML is available ($py)"
+else
+  fail "python3 with PyYAML is available"
+fi
+
+# ---- Prometheus -------------------------------------------------------------------------------
+if [ "$have_promtool" = 1 ]; then
+  # check config also loads rule_files, resolved relative to prometheus.yml
+  check "promtool check config prometheus/prometheus.yml" promtool check config "$deploy/prometheus/prometheus.yml"
+  check "promtool check rules prometheus/alerts.yml" promtool check rules "$deploy/prometheus/alerts.yml"
+  check "promtool test rules prometheus/alerts.test.yml" promtool test rules "$deploy/prometheus/alerts.test.yml"
+else
+  fail "promtool check config / check rules / test rules (no promtool)"
+fi
+
+# ---- shell scripts ------------------------------------------------------------------------------
+while IFS= read -r script; do
+  check "bash -n ${script#"$deploy"/}" bash -n "$script"
+done < <(find "$deploy" -name '*.sh' -type f | sort)
+
+# ---- files parse, and the pieces agree ---------------------------------------------------------
+if [ -n "$py" ]; then
+  while IFS= read -r line; do
+    case $line in
+      "ok "*) pass "${line#ok }" ;;
+      "FAIL "*) fail "${line#FAIL }" ;;
+      *) echo "       $line" ;;
+    esac
+  done < <("$py" - "$deploy" "$repo" <<'PY' 2>&1
+import glob, json, os, re, sys
+import yaml
+
+deploy, repo = sys.argv[1], sys.argv[2]
+rel = lambda p: os.path.relpath(p, deploy)
+
+def result(name, ok, why=""):
+    print(("ok " if ok else "FAIL ") + name + ("" if ok or not why else f": {why}"))
+
+def check(name, fn):
+    try:
+        why = fn()
+        result(name, not why, why or "")
+    except Exception as e:  # a check that cannot even run is a failed check
+        result(name, False, f"{type(e).__name__}: {e}")
+
+files = sorted(p for p in glob.glob(os.path.join(deploy, "**", "*"), recursive=True)
+               if os.path.isfile(p) and "/secrets/" not in p)
+loaded = {}
+for p in files:
+    if p.endswith(".json"):
+        def load(p=p):
+            with open(p) as f:
+                loaded[rel(p)] = json.load(f)
+        check(f"JSON parses: {rel(p)}", load)
+    elif p.endswith((".yml", ".yaml")):
+        def load(p=p):
+            with open(p) as f:
+                loaded[rel(p)] = yaml.safe_load(f)
+        check(f"YAML parses: {rel(p)}", load)
+
+def read(path):
+    with open(os.path.join(repo, path)) as f:
+        return f.read()
+
+compose = loaded.get("compose.yaml") or {}
+services = compose.get("services") or {}
+
+# The executable's verbs, from its source.
+cli = read("src/Paku.Ota.Api/Cli/CommandLine.cs")
+verbs = set(re.findall(r'case\s+"([a-z-]+)"', cli))
+
+def executable_has_verbs():
+    missing = {"serve", "migrate"} - verbs
+    return f"verbs not in CommandLine.cs: {sorted(missing)}" if missing else None
+check("the executable has the verbs serve and migrate", executable_has_verbs)
+
+def migrate_service():
+    m = services.get("migrate") or {}
+    if m.get("command") != ["migrate"]:
+        return f"command is {m.get('command')!r}, expected ['migrate']"
+    if m.get("command")[0] not in verbs:
+        return "migrate is not a verb of the executable"
+    if str(m.get("restart")) != "no":
+        return f"restart is {m.get('restart')!r}, expected \"no\""
+    dep = (m.get("depends_on") or {}).get("postgres") or {}
+    if dep.get("condition") != "service_healthy":
+        return "must depend on postgres being healthy"
+    if m.get("image") != (services.get("ota") or {}).get("image"):
+        return "must run the same image as ota"
+    return None
+check("compose: migrate runs `migrate` once, after postgres is healthy, on the ota image", migrate_service)
+
+def ota_service():
+    o = services.get("ota") or {}
+    cmd = o.get("command")
+    if cmd is not None and (cmd != ["serve"] or "serve" not in verbs):
+        return f"command is {cmd!r}, expected ['serve'] or the image's default"
+    dep = (o.get("depends_on") or {}).get("migrate") or {}
+    if dep.get("condition") != "service_completed_successfully":
+        return "must depend on migrate with service_completed_successfully"
+    ports = [str(p) for p in o.get("ports") or []]
+    for port in ("8080", "8443"):
+        if not any(p.endswith(":" + port) for p in ports):
+            return f"container port {port} is not published"
+    env = o.get("environment") or {}
+    if "ConnectionStrings__Ota" not in env:
+        return "ConnectionStrings__Ota is not set"
+    if env.get("ASPNETCORE_ENVIRONMENT") != "Production":
+        return "ASPNETCORE_ENVIRONMENT is not Production"
+    for key in ("Ota__Devices__FleetCaPath", "Ota__Https__CertificatePath", "Ota__Https__KeyPath",
+                "Ota__ApiKeys__0__Name", "Ota__ApiKeys__0__Hash", "Ota__ApiKeys__0__Scope",
+                "Ota__Signing__PublicKeys__0__Id", "Ota__Signing__PublicKeys__0__Path",
+                "Ota__Signing__RequireSigned"):
+        if key not in env:
+            return f"{key} is not set"
+    if not any(str(v).startswith("./secrets:") and str(v).endswith(":ro") for v in o.get("volumes") or []):
+        return "./secrets is not mounted read-only"
+    return None
+check("compose: ota serves after migrate succeeded, ports 8080/8443, settings, secrets read-only", ota_service)
+
+def other_services():
+    missing = {"postgres", "migrate", "ota", "prometheus", "grafana"} - set(services)
+    if missing:
+        return f"missing services {sorted(missing)}"
+    pg = services["postgres"]
+    if not str(pg.get("image", "")).startswith("postgres:16"):
+        return "postgres is not postgres:16"
+    if "pg_isready" not in " ".join(map(str, (pg.get("healthcheck") or {}).get("test") or [])):
+        return "postgres has no pg_isready healthcheck"
+    if not any(":/var/lib/postgresql/data" in str(v) for v in pg.get("volumes") or []):
+        return "postgres data is not on a volume"
+    for name in ("prometheus", "grafana"):
+        for v in services[name].get("volumes") or []:
+            src = str(v).split(":")[0]
+            if src.startswith(".") and not os.path.exists(os.path.join(deploy, src)):
+                return f"{name} mounts {src}, which does not exist"
+    return None
+check("compose: postgres, prometheus and grafana are set up and their mounts exist", other_services)
+
+def dockerfile():
+    text = read("deploy/Dockerfile")
+    lines = [l.strip() for l in re.sub(r"\\\n", " ", text).splitlines() if l.strip() and not l.strip().startswith("#")]
+    def one(instr):
+        found = [l[len(instr):].strip() for l in lines if l.upper().startswith(instr + " ")]
+        return found[-1] if found else None
+    froms = [l.split()[1] for l in lines if l.upper().startswith("FROM ")]
+    if froms[:1] != ["mcr.microsoft.com/dotnet/sdk:10.0"] or froms[-1] != "mcr.microsoft.com/dotnet/aspnet:10.0":
+        return f"stages are {froms}"
+    if json.loads(one("ENTRYPOINT") or "null") != ["dotnet", "Paku.Ota.Api.dll"]:
+        return f"ENTRYPOINT is {one('ENTRYPOINT')}"
+    cmd = json.loads(one("CMD") or "null")
+    if cmd != ["serve"] or cmd[0] not in verbs:
+        return f"CMD is {one('CMD')}, expected [\"serve\"]"
+    if sorted((one("EXPOSE") or "").split()) != ["8080", "8443"]:
+        return f"EXPOSE is {one('EXPOSE')}"
+    user = one("USER") or "root"
+    if user in ("root", "0"):
+        return "runs as root"
+    if "http://localhost:8080/health" not in (one("HEALTHCHECK") or ""):
+        return "HEALTHCHECK does not query http://localhost:8080/health"
+    if "src/Paku.Ota.Api/Paku.Ota.Api.csproj" not in text or "Release" not in text:
+        return "does not publish src/Paku.Ota.Api in Release"
+    api = read("src/Paku.Ota.Api/Paku.Ota.Api.csproj")
+    if "<AssemblyName>" in api and "<AssemblyName>Paku.Ota.Api</AssemblyName>" not in api:
+        return "the project's assembly is not Paku.Ota.Api.dll"
+    if 'MapGet("/health"' not in read("src/Paku.Ota.Api/Endpoints/HealthEndpoints.cs"):
+        return "the service maps no /health endpoint"
+    return None
+check("Dockerfile: sdk -> aspnet, non-root, EXPOSE 8080 8443, /health check, ENTRYPOINT and CMD match the verbs", dockerfile)
+
+def scrape_target():
+    prom = loaded["prometheus/prometheus.yml"]
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    job = jobs.get("paku-ota")
+    if not job:
+        return "no job paku-ota (OtaServiceDown keys on it)"
+    targets = [t for sc in job.get("static_configs", []) for t in sc.get("targets", [])]
+    if targets != ["ota:8080"] or job.get("metrics_path", "/metrics") != "/metrics":
+        return f"targets {targets}, path {job.get('metrics_path')}"
+    if "ota" not in services:
+        return "no compose service named ota"
+    mounted = [str(v) for v in services["prometheus"].get("volumes") or []]
+    for f in prom.get("rule_files", []):
+        if not any(v.startswith(f"./prometheus/{f}:") for v in mounted):
+            return f"rule file {f} is not mounted into the prometheus container"
+    return None
+check("prometheus.yml scrapes ota:8080/metrics and its rule files are mounted", scrape_target)
+
+REQUIRED_ALERTS = {"OtaUpdateFailureRateHigh", "OtaRolloutStuck", "OtaDevicesUnseenAfterUpdate",
+                   "OtaFirmwareStorageHigh", "OtaServiceDown"}
+def alerts():
+    rules = [r for g in loaded["prometheus/alerts.yml"]["groups"] for r in g["rules"] if "alert" in r]
+    names = {r["alert"] for r in rules}
+    if REQUIRED_ALERTS - names:
+        return f"missing alerts {sorted(REQUIRED_ALERTS - names)}"
+    for r in rules:
+        if (r.get("labels") or {}).get("severity") not in ("critical", "warning", "info"):
+            return f"{r['alert']} has no severity label"
+        ann = r.get("annotations") or {}
+        if not ann.get("summary") or not ann.get("description"):
+            return f"{r['alert']} lacks a summary or description annotation"
+    tests = loaded["prometheus/alerts.test.yml"]["tests"]
+    for name in names:
+        cases = [c for t in tests for c in t.get("alert_rule_test", []) if c["alertname"] == name]
+        if not any(c.get("exp_alerts") for c in cases) or not any(not c.get("exp_alerts") for c in cases):
+            return f"{name} is not tested both firing and silent in alerts.test.yml"
+    return None
+check("alerts.yml: the five alerts, each with severity, summary, description, tested firing and silent", alerts)
+
+def grafana():
+    ds = loaded["grafana/provisioning/datasources/paku-ota.yaml"]["datasources"]
+    uids = {d["uid"]: d["type"] for d in ds}
+    if sorted(uids.values()) != ["grafana-postgresql-datasource", "prometheus"]:
+        return f"data sources are {uids}"
+    pg = next(d for d in ds if d["type"] == "grafana-postgresql-datasource")
+    for field in (pg.get("url"), pg.get("user"), (pg.get("secureJsonData") or {}).get("password")):
+        if not re.fullmatch(r"\$\{?[A-Z_]+\}?", str(field)):
+            return f"PostgreSQL data source field {field!r} is not an environment variable"
+    env = services["grafana"].get("environment") or {}
+    for var in re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", json.dumps(ds)):
+        if var not in env:
+            return f"grafana's environment does not set {var}"
+    dash = loaded["grafana/dashboards/ota.json"]
+    def panels(c):
+        for p in c.get("panels", []):
+            yield p
+            yield from panels(p)
+    sql = 0
+    for p in panels(dash):
+        for ref in [p.get("datasource")] + [t.get("datasource") for t in p.get("targets", [])]:
+            if isinstance(ref, dict) and ref.get("uid") not in uids:
+                return f"panel {p.get('title')!r} uses data source {ref.get('uid')!r}, not provisioned"
+        for t in p.get("targets", []):
+            if "rawSql" in t:
+                sql += 1
+                if "$" in t["rawSql"]:
+                    return f"panel {p.get('title')!r}: SQL with Grafana macros or variables"
+    if sql == 0:
+        return "the dashboard has no SQL panels"
+    provider = loaded["grafana/provisioning/dashboards/paku-ota.yaml"]["providers"][0]["options"]["path"]
+    if not any(str(v).startswith("./grafana/dashboards:" + provider) for v in services["grafana"].get("volumes") or []):
+        return f"the dashboards folder is not mounted at the provider's path {provider}"
+    return None
+check("grafana: provisioned data sources (from env vars) cover every panel; dashboards mounted where the provider looks", grafana)
+
+def env_example():
+    text = read("deploy/.env.example")
+    defined = dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", text, re.M))
+    raw = read("deploy/compose.yaml")
+    required = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):?\?", raw))
+    if required - set(defined):
+        return f"compose requires {sorted(required - set(defined))}, not in .env.example"
+    for key, value in defined.items():
+        if re.search(r"PASSWORD|HASH|SECRET|KEY$", key) and "change-me" not in value:
+            return f"{key} does not hold a change-me placeholder"
+    ignored = read("deploy/.gitignore").split()
+    if ".env" not in ignored:
+        return "deploy/.env is not git-ignored"
+    return None
+check(".env.example defines every required variable with placeholders; deploy/.env is git-ignored", env_example)
+PY
+  )
+fi
+
+echo "deploy: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
