@@ -43,6 +43,18 @@ if [ -x esp-idf-client/scripts/test.sh ]; then
   fi
 fi
 
+# 4. The deployment stack: Prometheus rules (promtool), configuration files, image/compose wiring.
+if [ -x deploy/test.sh ]; then
+  deploy/test.sh 2>&1 | tee "$results/deploy.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || broken+=("deploy checks")
+  summary=$(grep -E '^deploy: [0-9]+ passed, [0-9]+ failed' "$results/deploy.log" | tail -1)
+  if [ -n "$summary" ]; then
+    p=$(sed -E 's/^deploy: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$summary")
+    f=$(sed -E 's/^deploy: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$summary")
+    passed=$((passed + p)); failed=$((failed + f))
+  fi
+fi
+
 if [ ${#broken[@]} -gt 0 ]; then
   echo "test.sh: failed steps: ${broken[*]}"
   [ "$failed" -gt 0 ] || failed=1

@@ -7,6 +7,7 @@ using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
+using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Infrastructure.Persistence;
 
 namespace Paku.Ota.Infrastructure;
@@ -31,6 +32,10 @@ public static class DependencyInjection
         services.AddSingleton<IDeviceStore, DeviceStore>();
         services.AddSingleton<IUpdateLedger, UpdateLedger>();
         services.AddSingleton<IAuditLog, AuditStore>();
+
+        services.AddSingleton(configuration.GetSection("Ota:Metrics").Get<FleetGaugeOptions>() ?? new FleetGaugeOptions());
+        services.AddSingleton<FleetGauges>();
+        services.AddHostedService(sp => sp.GetRequiredService<FleetGauges>());
         return services;
     }
 
