@@ -33,6 +33,7 @@ public static class ServiceHost
             options.PipelineBehaviors = [typeof(ValidationBehaviour<,>)];
         });
         builder.Services.AddApi(builder.Configuration);
+        builder.Services.AddOtaOpenApi();
         ConfigureListeners(builder);
 
         builder.Services.AddOpenTelemetry()
@@ -53,6 +54,7 @@ public static class ServiceHost
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOpenApi().AllowAnonymous();
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
         app.MapAdminGroup();

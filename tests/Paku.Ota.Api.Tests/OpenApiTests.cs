@@ -1,0 +1,49 @@
+using System.Net;
+using System.Text.Json;
+using Paku.Ota.Testing;
+
+namespace Paku.Ota.Api.Tests;
+
+public sealed class OpenApiTests
+{
+    private TestDatabase _db = null!;
+    private ApiFactory _factory = null!;
+
+    [OneTimeSetUp]
+    public async Task Start() => (_db, _factory) = await ApiFactory.StartAsync("paku_test_api");
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        await _factory.DisposeAsync();
+        await _db.DisposeAsync();
+    }
+
+    [Test]
+    public async Task The_service_describes_device_and_admin_apis_with_their_security_schemes()
+    {
+        using var client = _factory.CreateClient();
+
+        var response = await client.GetAsync("/openapi/v1.json");
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = document.RootElement;
+        var paths = root.GetProperty("paths");
+        var schemes = root.GetProperty("components").GetProperty("securitySchemes");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(paths.TryGetProperty("/api/firmware/check", out _), Is.True);
+        Assert.That(paths.TryGetProperty("/api/device/{device_id}/update-status", out _), Is.True);
+        Assert.That(schemes.GetProperty("ApiKey").GetProperty("type").GetString(), Is.EqualTo("apiKey"));
+        Assert.That(schemes.GetProperty("ApiKey").GetProperty("name").GetString(), Is.EqualTo("X-API-Key"));
+        Assert.That(schemes.GetProperty("ApiKey").GetProperty("in").GetString(), Is.EqualTo("header"));
+
+        var adminOperations = paths.EnumerateObject().Where(p => p.Name.StartsWith("/api/admin", StringComparison.Ordinal))
+            .SelectMany(p => p.Value.EnumerateObject()).ToList();
+        Assert.That(adminOperations, Is.Not.Empty);
+        foreach (var operation in adminOperations)
+        {
+            var security = operation.Value.GetProperty("security");
+            Assert.That(security[0].TryGetProperty("ApiKey", out _), Is.True, $"{operation.Name} declares the API key");
+        }
+    }
+}
