@@ -29,7 +29,12 @@ public static class DependencyInjection
 
         services.AddSingleton(configuration.GetSection("Ota:BinaryCache").Get<BinaryCacheOptions>() ?? new BinaryCacheOptions());
         services.AddSingleton<IBinaryStore, CachedBinaryStore>();
-        services.AddSingleton<IDeviceStore, DeviceStore>();
+        var batching = configuration.GetSection("Ota:Devices:CheckInBatch").Get<CheckInBatchOptions>() ?? new CheckInBatchOptions();
+        services.AddSingleton(batching);
+        services.AddSingleton<CheckInBatcher>();
+        services.AddSingleton<IDeviceStore>(sp => new DeviceStore(
+            sp.GetRequiredService<NpgsqlDataSource>(),
+            batching.Enabled ? sp.GetRequiredService<CheckInBatcher>() : null));
         services.AddSingleton<IUpdateLedger, UpdateLedger>();
         services.AddSingleton<IAuditLog, AuditStore>();
 

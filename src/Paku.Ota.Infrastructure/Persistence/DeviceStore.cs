@@ -7,7 +7,7 @@ namespace Paku.Ota.Infrastructure.Persistence;
 
 /// <summary>The device rows as the device check uses them. Plain Npgsql with positional parameters
 /// on this path: it runs for every check of every device.</summary>
-public sealed class DeviceStore(NpgsqlDataSource dataSource) : IDeviceStore
+public sealed class DeviceStore(NpgsqlDataSource dataSource, CheckInBatcher? batcher = null) : IDeviceStore
 {
     // One statement: register or refresh the device, and return what targeting and the lifecycle need.
     private const string CheckInSql = """
@@ -34,7 +34,12 @@ public sealed class DeviceStore(NpgsqlDataSource dataSource) : IDeviceStore
         on conflict (rollout_id, device_id) do nothing
         """;
 
-    public async Task<DeviceCheckIn> CheckInAsync(string deviceId, string model, string currentVersion, CancellationToken cancellationToken)
+    public Task<DeviceCheckIn> CheckInAsync(string deviceId, string model, string currentVersion, CancellationToken cancellationToken) =>
+        batcher is not null
+            ? batcher.CheckInAsync(deviceId, model, currentVersion, cancellationToken)
+            : CheckInAloneAsync(deviceId, model, currentVersion, cancellationToken);
+
+    private async Task<DeviceCheckIn> CheckInAloneAsync(string deviceId, string model, string currentVersion, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(CheckInSql);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = deviceId });
