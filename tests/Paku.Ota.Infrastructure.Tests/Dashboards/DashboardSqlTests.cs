@@ -128,9 +128,10 @@ public sealed class DashboardSqlTests
             Assert.That(r.Lines("rollout", "state", "devices", "offered", "downloading", "installing", "success",
                 "confirmed", "failed", "rolled_back", "reported_success", "confirmed_percent", "failure_rate_percent"), Is.EqualTo(new[]
             {
-                // active first, newest first; the rollout unchanged for 60 days is left out
+                // active first, newest first; the rollout unchanged for 60 days is left out.
+                // failure rate = (failed + rolled back) / attempts (every device past "offered"), as the halt rule counts
                 "esp32-1.10.0-lab|active|0|0|0|0|0|0|0|0|0|null|null",
-                "esp32-1.10.0-canary|active|7|1|1|1|1|1|1|1|3|33.3|50",
+                "esp32-1.10.0-canary|active|7|1|1|1|1|1|1|1|3|33.3|33.3",
                 "esp32-1.11.0|halted|1|0|0|0|0|1|0|0|1|100|0",
                 "esp8266-2.1.0-beta|paused|3|0|0|0|1|1|1|0|2|50|33.3",
             }));
