@@ -5,6 +5,7 @@ using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Persistence;
@@ -31,6 +32,9 @@ public static class DependencyInjection
         services.AddSingleton<IDeviceStore, DeviceStore>();
         services.AddSingleton<IUpdateLedger, UpdateLedger>();
         services.AddSingleton<IAuditLog, AuditStore>();
+        services.AddSingleton<RolloutStore>();
+        services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
         return services;
     }
 
