@@ -4,6 +4,7 @@ using Npgsql;
 using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Devices;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
 using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Updates;
@@ -35,6 +36,8 @@ public static class DependencyInjection
         services.AddSingleton<RolloutStore>();
         services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
+        services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
         return services;
     }
 

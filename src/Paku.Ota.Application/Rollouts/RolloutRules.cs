@@ -11,15 +11,19 @@ internal static class RolloutRules
     {
         foreach (var error in errors)
         {
-            context.AddFailure(error.Field, $"{error.Field}: {error.Message}");
+            context.AddFailure(error.Field, Sentence(error));
         }
     }
 
     public static Error ToError(IReadOnlyList<FieldError> errors) =>
         new(ErrorKind.Validation, "Invalid request",
-            string.Join(" ", errors.Select(e => $"{e.Field}: {e.Message}")),
+            string.Join(" ", errors.Select(Sentence)),
             errors.GroupBy(e => e.Field, StringComparer.Ordinal)
-                .ToDictionary(g => g.Key, g => g.Select(e => $"{e.Field}: {e.Message}").ToArray(), StringComparer.Ordinal));
+                .ToDictionary(g => g.Key, g => g.Select(Sentence).ToArray(), StringComparer.Ordinal));
+
+    /// <summary>"field: message." — the Domain's messages carry no full stop, and details join several of them.</summary>
+    public static string Sentence(FieldError error) =>
+        error.Message.EndsWith('.') ? $"{error.Field}: {error.Message}" : $"{error.Field}: {error.Message}.";
 
     public static TargetFilter ToFilter(this TargetFilterInput input) => new(input.DeviceIds, input.Groups);
 }

@@ -11,7 +11,7 @@ public sealed class ChangeRolloutValidator : AbstractValidator<ChangeRollout>
         {
             if (!RolloutName.IsValid(name, out var error))
             {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}");
+                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
             }
         });
         RuleFor(c => c).Custom((command, context) =>

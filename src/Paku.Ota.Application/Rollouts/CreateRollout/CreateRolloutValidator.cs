@@ -14,7 +14,7 @@ public sealed class CreateRolloutValidator : AbstractValidator<CreateRollout>
         {
             if (!RolloutName.IsValid(name, out var error))
             {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}");
+                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
             }
         });
         RuleFor(c => c.FirmwareVersion).VersionField("firmware_version");

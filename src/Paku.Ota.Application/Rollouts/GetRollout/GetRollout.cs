@@ -15,7 +15,7 @@ public sealed class GetRolloutValidator : AbstractValidator<GetRollout>
         {
             if (!RolloutName.IsValid(name, out var error))
             {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}");
+                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
             }
         });
 }
