@@ -57,7 +57,7 @@ public static class ServiceHost
         app.MapOpenApi().AllowAnonymous();
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
-        app.MapAdminGroup();
+        app.MapAdminGroup().MapAdminRolloutEndpoints().MapAdminDeviceEndpoints();
         return app;
     }
 

@@ -4,7 +4,9 @@ using Npgsql;
 using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Devices;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Metrics;
@@ -41,6 +43,12 @@ public static class DependencyInjection
         services.AddSingleton(configuration.GetSection("Ota:Metrics").Get<FleetGaugeOptions>() ?? new FleetGaugeOptions());
         services.AddSingleton<FleetGauges>();
         services.AddHostedService(sp => sp.GetRequiredService<FleetGauges>());
+
+        services.AddSingleton<RolloutStore>();
+        services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
+        services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
         return services;
     }
 
