@@ -55,7 +55,7 @@ public static class ServiceHost
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
-        app.MapAdminGroup();
+        app.MapAdminGroup().MapAdminFirmwareEndpoints();
         return app;
     }
 

@@ -4,10 +4,13 @@ using Npgsql;
 using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Firmware;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+using Paku.Ota.Application.Firmware.UploadRelease;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Persistence;
+using Paku.Ota.Infrastructure.Signing;
 
 namespace Paku.Ota.Infrastructure;
 
@@ -31,6 +34,12 @@ public static class DependencyInjection
         services.AddSingleton<IDeviceStore, DeviceStore>();
         services.AddSingleton<IUpdateLedger, UpdateLedger>();
         services.AddSingleton<IAuditLog, AuditStore>();
+
+        services.AddSingleton<IReleaseStore, ReleaseStore>();
+        services.AddSingleton(sp => (sp.GetRequiredService<IConfiguration>().GetSection("Ota:Upload").Get<UploadOptions>() ?? new UploadOptions()).Validated());
+        services.AddSingleton<ISignatureVerifier>(sp =>
+            PublicKeySignatureVerifier.Load(sp.GetRequiredService<IConfiguration>().GetSection("Ota:Signing").Get<SigningOptions>() ?? new SigningOptions()));
+        services.AddHostedService<FirmwareSettingsCheck>();
         return services;
     }
 
