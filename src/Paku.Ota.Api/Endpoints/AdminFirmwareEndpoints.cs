@@ -183,15 +183,15 @@ public static class AdminFirmwareEndpoints
             }
             catch (BadHttpRequestException e)
             {
-                return Fail(FilePart, $"The request body could not be read: {e.Message}");
+                return Fail(FilePart, $"The request body could not be read: {e.Message.Trim()}");
             }
             catch (InvalidDataException e)
             {
-                return Fail(FilePart, $"The multipart body is malformed: {e.Message}");
+                return Fail(FilePart, $"The multipart body is malformed: {e.Message.Trim()}");
             }
             catch (IOException e)
             {
-                return Fail(FilePart, $"The multipart body is incomplete (it must end with the closing boundary): {e.Message}");
+                return Fail(FilePart, $"The multipart body is incomplete (it must end with the closing boundary): {e.Message.Trim()}");
             }
 
             return new UploadForm(file, signature, null);
@@ -234,7 +234,7 @@ public static class AdminFirmwareEndpoints
             }
             catch (BadHttpRequestException e)
             {
-                return Fail("body", $"The request body could not be read: {e.Message}");
+                return Fail("body", $"The request body could not be read: {e.Message.Trim()}");
             }
 
             if (content.Length == 0)
@@ -276,7 +276,7 @@ public static class AdminFirmwareEndpoints
             }
             catch (JsonException e)
             {
-                return Fail("body", $"The body is not valid JSON: {e.Message}");
+                return Fail("body", $"The body is not valid JSON: {e.Message.Trim()}");
             }
         }
 

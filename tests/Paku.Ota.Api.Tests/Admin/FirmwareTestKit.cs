@@ -10,7 +10,7 @@ namespace Paku.Ota.Api.Tests.Admin;
 
 /// <summary>What the firmware admin tests share: images, multipart bodies, signing keys made on the
 /// spot (never committed), and a look at what the tables hold.</summary>
-internal static class FirmwareTestKit
+public static class FirmwareTestKit
 {
     public const string Upload = "/api/admin/firmware/upload";
 
@@ -126,7 +126,7 @@ internal static class FirmwareTestKit
 
 /// <summary>Signing keys made for one fixture in a temp folder that is deleted with it: an RSA-2048 and
 /// an ECDSA P-256 key whose public halves the service is configured with, and a stranger key it does not know.</summary>
-internal sealed class TestSigningKeys : IDisposable
+public sealed class TestSigningKeys : IDisposable
 {
     public TestSigningKeys()
     {

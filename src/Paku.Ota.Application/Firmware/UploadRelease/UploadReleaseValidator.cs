@@ -40,7 +40,7 @@ public sealed class UploadReleaseValidator : AbstractValidator<UploadRelease>
 
         if (file.ExceedsLimit)
         {
-            return $"file is larger than the upload limit of {Size(file.Limit)} (Ota:Upload:MaxBytes).";
+            return $"file is larger than the upload limit of {Size(file.Limit)}, set by Ota:Upload:MaxBytes.";
         }
 
         if (file.Length == 0)
