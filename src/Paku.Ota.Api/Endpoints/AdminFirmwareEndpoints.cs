@@ -299,6 +299,7 @@ public static class AdminFirmwareEndpoints
 
         private static string Kind(JsonValueKind kind) => kind switch
         {
+            JsonValueKind.Object => "an object",
             JsonValueKind.Array => "an array",
             JsonValueKind.Number => "a number",
             JsonValueKind.True or JsonValueKind.False => "a boolean",
