@@ -49,7 +49,7 @@ public sealed class UploadedImage
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(limit, (long)Array.MaxLength);
         var cap = (int)limit + 1;
-        var buffer = new byte[(int)Math.Clamp(sizeHint ?? ChunkBytes, ChunkBytes, cap)];
+        var buffer = new byte[(int)Math.Min(Math.Max(sizeHint ?? ChunkBytes, 4096), cap)];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var length = 0;
         while (length < cap)
