@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using Dapper;
 using Paku.Ota.Testing;
@@ -19,6 +20,7 @@ public sealed class FirmwareCurlTests
 
     private string _work = null!;
     private string _server = null!;
+    private int _port;
     private TestDatabase _db = null!;
     private ApiFactory _factory = null!;
 
@@ -36,7 +38,7 @@ public sealed class FirmwareCurlTests
         Directory.CreateDirectory(Path.Combine(_work, "curlrc"));
         File.WriteAllText(Path.Combine(_work, "curlrc", ".curlrc"), "write-out = \"\\n%{http_code}\"\n");
 
-        var port = FreePort();
+        var port = _port = FreePort();
         _server = $"http://127.0.0.1:{port}";
         (_db, _factory) = await ApiFactory.StartAsync("paku_test_firmware", new Dictionary<string, string?>
         {
@@ -230,6 +232,47 @@ public sealed class FirmwareCurlTests
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain($"{Limit} bytes").And.Contain("Ota:Upload:MaxBytes"));
         Assert.That(problem.GetProperty("errors").TryGetProperty("file", out _), Is.True);
         await AssertNothingStoredAsync(_db);
+    }
+
+    [Test]
+    public async Task An_upload_cut_off_midway_leaves_nothing_behind()
+    {
+        var head = Encoding.ASCII.GetBytes("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n\r\n");
+        byte[] sent = [.. head, .. EspImage(200_000)];
+        using (var tcp = new TcpClient())
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, _port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                "POST /api/admin/firmware/upload?version=5.0.0&device_model=esp32 HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                $"X-API-Key: {ApiFactory.WriteKey}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n" +
+                $"Content-Length: {sent.Length + 1_000_000}\r\n\r\n"));
+            await stream.WriteAsync(sent);
+            await stream.FlushAsync();
+            await Task.Delay(300);
+            tcp.Client.LingerState = new LingerOption(true, 0); // reset, as a dropped link would
+        }
+
+        var outcome = await WaitForAuditAsync("firmware.upload");
+
+        Assert.That(outcome, Does.StartWith("refused"));
+        await AssertNothingStoredAsync(_db);
+    }
+
+    private async Task<string?> WaitForAuditAsync(string action)
+    {
+        await using var connection = await _db.DataSource.OpenConnectionAsync();
+        for (var i = 0; i < 100; i++)
+        {
+            if (await connection.QuerySingleOrDefaultAsync<string>("select outcome from audit_log where action = @action", new { action }) is { } outcome)
+            {
+                return outcome;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return null;
     }
 
     private byte[] WriteImage(string relativePath, int size, int seed)
