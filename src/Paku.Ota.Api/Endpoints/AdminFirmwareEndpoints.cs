@@ -232,7 +232,7 @@ public static class AdminFirmwareEndpoints
                     return Fail("body", $"The body is larger than {MaxBodyBytes} bytes; it is at most {Shape}.");
                 }
             }
-            catch (BadHttpRequestException e)
+            catch (Exception e) when (e is BadHttpRequestException or IOException)
             {
                 return Fail("body", $"The request body could not be read: {e.Message.Trim()}");
             }

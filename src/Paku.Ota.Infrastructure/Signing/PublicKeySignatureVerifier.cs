@@ -152,7 +152,16 @@ public sealed class PublicKeySignatureVerifier : ISignatureVerifier, IDisposable
         if (label == "RSA PUBLIC KEY")
         {
             var pkcs1 = RSA.Create();
-            pkcs1.ImportFromPem(pem);
+            try
+            {
+                pkcs1.ImportFromPem(pem);
+            }
+            catch
+            {
+                pkcs1.Dispose();
+                throw;
+            }
+
             return RsaKey(id, pkcs1);
         }
 
