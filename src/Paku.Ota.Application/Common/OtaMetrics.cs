@@ -2,29 +2,28 @@ using System.Diagnostics.Metrics;
 
 namespace Paku.Ota.Application.Common;
 
-/// <summary>The service's own instruments (meter "Paku.Ota"). Labels are bounded values only:
-/// models, outcomes and statuses, never device ids.</summary>
-public sealed class OtaMetrics : IDisposable
+/// <summary>The service's own instruments (meter "Paku.Ota", made by the host's meter factory so it
+/// belongs to this host). Labels are bounded values only: models, outcomes and statuses, never device ids.</summary>
+public sealed class OtaMetrics
 {
     public const string MeterName = "Paku.Ota";
 
-    private readonly Meter _meter = new(MeterName);
+    private readonly Meter _meter;
     private readonly Counter<long> _checks;
     private readonly Counter<long> _downloads;
     private readonly Counter<long> _downloadBytes;
     private readonly Counter<long> _reports;
     private readonly Counter<long> _halts;
 
-    public OtaMetrics()
+    public OtaMetrics(IMeterFactory meters)
     {
+        _meter = meters.Create(MeterName);
         _checks = _meter.CreateCounter<long>("ota.checks", description: "Device update checks by model and outcome (offered, up_to_date, rate_limited, rejected).");
         _downloads = _meter.CreateCounter<long>("ota.downloads", description: "Firmware downloads started, by model.");
         _downloadBytes = _meter.CreateCounter<long>("ota.download.bytes", description: "Firmware bytes served, by model.");
         _reports = _meter.CreateCounter<long>("ota.status.reports", description: "Update statuses recorded (reported by devices or derived at check-in), by status.");
         _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold.");
     }
-
-    public Meter Meter => _meter;
 
     public void Checked(string model, string outcome) =>
         _checks.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("outcome", outcome));
@@ -39,6 +38,4 @@ public sealed class OtaMetrics : IDisposable
     public void StatusRecorded(string status) => _reports.Add(1, new KeyValuePair<string, object?>("status", status));
 
     public void RolloutHalted() => _halts.Add(1);
-
-    public void Dispose() => _meter.Dispose();
 }

@@ -21,11 +21,12 @@ public sealed class FleetGauges : BackgroundService
     private readonly NpgsqlDataSource _dataSource;
     private readonly FleetGaugeOptions _options;
     private readonly ILogger<FleetGauges> _logger;
-    private readonly Meter _meter = new(OtaMetrics.MeterName);
+    private readonly Meter _meter;
     private volatile Figures _figures = Figures.None;
 
-    public FleetGauges(NpgsqlDataSource dataSource, FleetGaugeOptions options, ILogger<FleetGauges> logger)
+    public FleetGauges(NpgsqlDataSource dataSource, FleetGaugeOptions options, ILogger<FleetGauges> logger, IMeterFactory meters)
     {
+        _meter = meters.Create(OtaMetrics.MeterName);
         _dataSource = dataSource;
         _options = options;
         _logger = logger;
@@ -75,12 +76,6 @@ public sealed class FleetGauges : BackgroundService
         var unseen = await grid.ReadSingleAsync<long>();
         var storage = await grid.ReadSingleAsync<long>();
         _figures = new Figures(devices, active, rolloutDevices, ratios, progress, unseen, storage);
-    }
-
-    public override void Dispose()
-    {
-        _meter.Dispose();
-        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -7,7 +7,9 @@ using Paku.Ota.Domain.Updates;
 namespace Paku.Ota.Infrastructure.Persistence;
 
 /// <summary>One transaction per device update event: the device row is locked, writes are queued and
-/// sent together in one batch, so a status report costs few round trips and lands whole or not at all.</summary>
+/// sent together with the COMMIT in one batch, so a status report costs two round trips (BEGIN + lock,
+/// writes + COMMIT) and lands whole or not at all. The transaction is opened and ended with plain SQL
+/// for that reason; a session not committed is rolled back when disposed.</summary>
 public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
 {
     private const string LockDeviceSql = """
@@ -22,12 +24,14 @@ public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
-            var transaction = await connection.BeginTransactionAsync(cancellationToken);
             DeviceUpdateState? state = null;
-            await using (var command = new NpgsqlCommand(LockDeviceSql, connection, transaction))
+            await using (var open = new NpgsqlBatch(connection))
             {
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = deviceId });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                open.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
+                var select = new NpgsqlBatchCommand(LockDeviceSql);
+                select.Parameters.Add(new NpgsqlParameter<string> { TypedValue = deviceId });
+                open.BatchCommands.Add(select);
+                await using var reader = await open.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
                     state = new DeviceUpdateState(
@@ -38,18 +42,19 @@ public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
                 }
             }
 
-            return new Session(connection, transaction, state);
+            return new Session(connection, state);
         }
         catch
         {
-            await connection.DisposeAsync();
+            await connection.DisposeAsync(); // the pool rolls back an open transaction
             throw;
         }
     }
 
-    private sealed class Session(NpgsqlConnection connection, NpgsqlTransaction transaction, DeviceUpdateState? device) : IUpdateLedgerSession
+    private sealed class Session(NpgsqlConnection connection, DeviceUpdateState? device) : IUpdateLedgerSession
     {
         private readonly List<NpgsqlBatchCommand> _pending = [];
+        private bool _committed;
 
         public DeviceUpdateState? Device { get; } = device;
 
@@ -116,7 +121,7 @@ public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
                        count(*) filter (where status = 'failed')::int,
                        count(*) filter (where status = 'rolled_back')::int
                 from rollout_devices where rollout_id = $1
-                """, connection, transaction);
+                """, connection);
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
@@ -135,7 +140,7 @@ public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
                 )
                 insert into audit_log (actor, action, target, outcome, details)
                 select 'system', 'rollout.halt', name, 'halted', $3::jsonb || jsonb_build_object('reason', $2::text) from halted
-                """, connection, transaction);
+                """, connection);
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = detailsJson });
@@ -144,14 +149,29 @@ public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
+            _pending.Add(new NpgsqlBatchCommand("commit"));
             await FlushAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            _committed = true;
         }
 
         public async ValueTask DisposeAsync()
         {
-            await transaction.DisposeAsync(); // rolls back unless committed
-            await connection.DisposeAsync();
+            try
+            {
+                if (!_committed && connection.State == System.Data.ConnectionState.Open)
+                {
+                    await using var rollback = new NpgsqlCommand("rollback", connection);
+                    await rollback.ExecuteNonQueryAsync();
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // the connection is broken; closing it below discards the transaction with it
+            }
+            finally
+            {
+                await connection.DisposeAsync();
+            }
         }
 
         private async Task FlushAsync(CancellationToken cancellationToken)
@@ -161,7 +181,7 @@ public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
                 return;
             }
 
-            await using var batch = new NpgsqlBatch(connection, transaction);
+            await using var batch = new NpgsqlBatch(connection);
             foreach (var command in _pending)
             {
                 batch.BatchCommands.Add(command);
