@@ -106,7 +106,10 @@ public sealed class CheckInBatcher : IAsyncDisposable
         var models = new string[latest.Count];
         var versions = new string[latest.Count];
         var i = 0;
-        foreach (var item in latest.Values)
+
+        // Rows are locked in array order; two statements in flight must take their locks in the same
+        // order, or they can deadlock on devices they share.
+        foreach (var item in latest.Values.OrderBy(p => p.DeviceId, StringComparer.Ordinal))
         {
             ids[i] = item.DeviceId;
             models[i] = item.Model;
