@@ -47,6 +47,24 @@ public sealed class TestDatabase : IAsyncDisposable
 
     public async Task ResetAsync()
     {
+        // A request a previous test left running (a cut-off upload, a background refresher) can hold
+        // rows that Respawn deletes in another order; PostgreSQL then picks one side as a deadlock victim.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ResetOnceAsync();
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                await Task.Delay(100 * attempt);
+            }
+        }
+    }
+
+    private async Task ResetOnceAsync()
+    {
         await using var connection = await DataSource.OpenConnectionAsync();
         _respawner ??= await Respawner.CreateAsync(connection, new RespawnerOptions
         {

@@ -47,6 +47,40 @@ public static class AdminEndpoints
         }));
     }
 
+    /// <summary>What an admin write acted on: the route's values ("esp32/1.2.0", a rollout name), else what
+    /// the response names (a created rollout, an uploaded release), else the model and version asked for.</summary>
+    private static string? TargetOf(HttpContext http, object? result)
+    {
+        var route = string.Join('/', http.Request.RouteValues.Values.OfType<string>());
+        if (route.Length > 0)
+        {
+            return route;
+        }
+
+        if ((result as IValueHttpResult)?.Value is { } value and not Microsoft.AspNetCore.Mvc.ProblemDetails)
+        {
+            var body = JsonSerializer.SerializeToElement(value, http.RequestServices
+                .GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions);
+            if (body.ValueKind == JsonValueKind.Object)
+            {
+                if (body.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                {
+                    return name.GetString();
+                }
+
+                if (body.TryGetProperty("device_model", out var model) && body.TryGetProperty("version", out var version))
+                {
+                    return $"{model.GetString()}/{version.GetString()}";
+                }
+            }
+        }
+
+        var query = http.Request.Query;
+        return query["version"].FirstOrDefault() is { } asked
+            ? query["device_model"].FirstOrDefault() is { } askedModel ? $"{askedModel}/{asked}" : asked
+            : null;
+    }
+
     /// <summary>Records every admin write, whether it succeeded or was refused, with the key that made it.</summary>
     private sealed class AuditFilter(string action) : IEndpointFilter
     {
@@ -60,7 +94,7 @@ public static class AdminEndpoints
                 http.RequestServices.GetRequiredService<ICatalog>().Invalidate();
             }
 
-            var target = http.Request.RouteValues.Values.OfType<string>().FirstOrDefault() ?? http.Request.Query["version"].FirstOrDefault();
+            var target = TargetOf(http, result);
             var details = JsonSerializer.Serialize(new
             {
                 method = http.Request.Method,

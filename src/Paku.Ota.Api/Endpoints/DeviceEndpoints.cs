@@ -17,10 +17,11 @@ public static class DeviceEndpoints
 {
     public static void MapDeviceEndpoints(this IEndpointRouteBuilder app)
     {
+        // the first filter added is the outermost: the outcome filter sees refusals by the others too
         app.MapGet("/api/firmware/check", CheckAsync)
+            .AddEndpointFilter<CheckOutcomeFilter>()
             .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
             .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
-            .AddEndpointFilter<CheckOutcomeFilter>()
             .WithName("CheckForUpdate").WithTags("Device");
 
         app.MapMethods("/api/firmware/download/{version}", [HttpMethods.Get, HttpMethods.Head], DownloadAsync)

@@ -228,7 +228,7 @@ public sealed class FirmwareUploadTests
 
         Assert.That(entries.Select(e => e.GetProperty("outcome").GetString()), Is.EqualTo(new[] { "refused (409)", "succeeded" }));
         Assert.That(entries.Select(e => e.GetProperty("actor").GetString()), Is.All.EqualTo("test-writer"));
-        Assert.That(entries.Select(e => e.GetProperty("target").GetString()), Is.All.EqualTo("1.0.0"));
+        Assert.That(entries.Select(e => e.GetProperty("target").GetString()), Is.All.EqualTo("esp32/1.0.0"));
         Assert.That(entries[1].GetProperty("details").GetProperty("status").GetInt32(), Is.EqualTo(201));
     }
 

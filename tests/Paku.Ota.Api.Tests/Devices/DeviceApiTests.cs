@@ -440,6 +440,7 @@ public sealed class DeviceApiTests
             ["Ota:RateLimit:WindowSeconds"] = "3600",
         });
         using var client = strict.CreateClient();
+        using var meters = new MeterRecorder(strict.Services);
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 5; i++)
         {
@@ -452,6 +453,7 @@ public sealed class DeviceApiTests
         Assert.That(statuses, Is.EqualTo(new[] { HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests }));
         Assert.That(limited.Headers.RetryAfter?.Delta, Is.Not.Null);
         Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the budget is per device");
+        Assert.That(meters.Sum("ota.checks", ("outcome", "rate_limited")), Is.EqualTo(3));
     }
 
     [Test]

@@ -160,7 +160,10 @@ public sealed class RolloutHaltTests
         Assert.That((await RolloutAsync("v1.1.0-all")).GetProperty("state").GetString(), Is.EqualTo("active"));
         Assert.That(await OfferedAsync(_devices, "dev1", "1.0.0"), Is.True);
         var audit = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.change");
+        var created = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.create");
         Assert.That(audit.GetProperty("entries")[0].GetProperty("actor").GetString(), Is.EqualTo("test-writer"));
+        Assert.That(audit.GetProperty("entries")[0].GetProperty("target").GetString(), Is.EqualTo("v1.1.0-all"));
+        Assert.That(created.GetProperty("entries")[0].GetProperty("target").GetString(), Is.EqualTo("v1.1.0-all"), "named from the created rollout");
     }
 
     [Test]
