@@ -568,11 +568,11 @@ profile_check() {
   mkdir -p "$out/profile"
   if [ -x "$tools/dotnet-counters" ]; then
     "$tools/dotnet-counters" collect -p "$SVC_PID" --format csv -o "$out/profile/counters.csv" \
-      --counters System.Runtime,Microsoft.AspNetCore.Hosting,Npgsql --duration "00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1 &
+      --counters System.Runtime,Microsoft.AspNetCore.Hosting,Npgsql --duration "00:00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1 &
     local counters_pid=$!
     remember dotnet-counters $counters_pid
   fi
-  "$tools/dotnet-trace" collect -p "$SVC_PID" --profile cpu-sampling -o "$out/profile/check.nettrace" \
+  "$tools/dotnet-trace" collect -p "$SVC_PID" --profile dotnet-sampled-thread-time,dotnet-common -o "$out/profile/check.nettrace" \
     --duration "00:00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1 &
   local trace_pid=$!
   remember dotnet-trace $trace_pid
