@@ -57,7 +57,10 @@ public static class ServiceHost
         app.MapOpenApi().AllowAnonymous();
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
-        app.MapAdminGroup();
+        app.MapAdminGroup()
+            .MapAdminFirmwareEndpoints()
+            .MapAdminRolloutEndpoints()
+            .MapAdminDeviceEndpoints();
         return app;
     }
 

@@ -4,11 +4,16 @@ using Npgsql;
 using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Devices;
+using Paku.Ota.Application.Firmware;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+using Paku.Ota.Application.Firmware.UploadRelease;
+using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Infrastructure.Persistence;
+using Paku.Ota.Infrastructure.Signing;
 
 namespace Paku.Ota.Infrastructure;
 
@@ -41,6 +46,18 @@ public static class DependencyInjection
         services.AddSingleton(configuration.GetSection("Ota:Metrics").Get<FleetGaugeOptions>() ?? new FleetGaugeOptions());
         services.AddSingleton<FleetGauges>();
         services.AddHostedService(sp => sp.GetRequiredService<FleetGauges>());
+
+        services.AddSingleton<RolloutStore>();
+        services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
+        services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
+
+        services.AddSingleton<IReleaseStore, ReleaseStore>();
+        services.AddSingleton(sp => (sp.GetRequiredService<IConfiguration>().GetSection("Ota:Upload").Get<UploadOptions>() ?? new UploadOptions()).Validated());
+        services.AddSingleton<ISignatureVerifier>(sp =>
+            PublicKeySignatureVerifier.Load(sp.GetRequiredService<IConfiguration>().GetSection("Ota:Signing").Get<SigningOptions>() ?? new SigningOptions()));
+        services.AddHostedService<FirmwareSettingsCheck>();
         return services;
     }
 

@@ -1,0 +1,121 @@
+using Mediator;
+using Microsoft.AspNetCore.Mvc;
+using Paku.Ota.Api.Http;
+using Paku.Ota.Application.Devices.ExplainUpdate;
+using Paku.Ota.Application.Devices.GetDevice;
+using Paku.Ota.Application.Devices.ListDevices;
+using Paku.Ota.Application.Devices.ListUpdateHistory;
+using Paku.Ota.Application.Devices.SetGroups;
+
+namespace Paku.Ota.Api.Endpoints;
+
+/// <summary>Devices for operators: the seed's device list and update history, device groups (which the
+/// seed set in SQL), and "why is this device (not) updating?". They bind, send and map.</summary>
+public static class AdminDeviceEndpoints
+{
+    private const int MaxGroupsBodyBytes = 64 * 1024;
+
+    // 10,000 devices with a handful of groups each.
+    private const int MaxBulkGroupsBodyBytes = 16 * 1024 * 1024;
+
+    public static RouteGroupBuilder MapAdminDeviceEndpoints(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/devices", ListAsync).WithName("ListDevices");
+        admin.MapGet("/devices/{device_id}", GetAsync).WithName("GetDevice");
+        admin.MapGet("/devices/{device_id}/explain", ExplainAsync).WithName("ExplainDeviceUpdate");
+        admin.MapPut("/devices/{device_id}/groups", SetGroupsAsync).AdminWrite("device.groups.set").WithName("SetDeviceGroups");
+        admin.MapPut("/devices/groups", SetGroupsOfDevicesAsync).AdminWrite("device.groups.set_many").WithName("SetGroupsOfDevices");
+        admin.MapGet("/update-status", HistoryAsync).WithName("ListUpdateStatus");
+        return admin;
+    }
+
+    private static async Task<IResult> ListAsync(
+        [FromQuery(Name = "device_model")] string? deviceModel,
+        [FromQuery(Name = "group")] string? group,
+        [FromQuery(Name = "version")] string? version,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "offset")] string? offset,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ListDevices(deviceModel, group, version, limit, offset), cancellationToken);
+        return result.ToHttp(page => Results.Ok(new { devices = page.Devices, total = page.Total }));
+    }
+
+    private static async Task<IResult> GetAsync([FromRoute(Name = "device_id")] string deviceId, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new GetDevice(deviceId), cancellationToken);
+        return result.ToHttp(device => Results.Ok(device));
+    }
+
+    private static async Task<IResult> ExplainAsync([FromRoute(Name = "device_id")] string deviceId, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ExplainUpdate(deviceId), cancellationToken);
+        return result.ToHttp(explanation => Results.Ok(explanation));
+    }
+
+    private static async Task<IResult> SetGroupsAsync(
+        [FromRoute(Name = "device_id")] string deviceId, HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var read = await JsonFields.ReadAsync(request, MaxGroupsBodyBytes, nullIsAbsent: false, cancellationToken);
+        if (!read.IsSuccess)
+        {
+            return read.Error!.ToProblem();
+        }
+
+        var body = read.Value;
+        body.AllowOnly("groups");
+        var command = new SetDeviceGroups(deviceId, body.Strings("groups"));
+        if (body.Error is { } shape)
+        {
+            return shape.ToProblem();
+        }
+
+        var result = await mediator.Send(command, cancellationToken);
+        return result.ToHttp(device => Results.Ok(device));
+    }
+
+    private static async Task<IResult> SetGroupsOfDevicesAsync(HttpRequest request, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var read = await JsonFields.ReadAsync(request, MaxBulkGroupsBodyBytes, nullIsAbsent: false, cancellationToken);
+        if (!read.IsSuccess)
+        {
+            return read.Error!.ToProblem();
+        }
+
+        var body = read.Value;
+        body.AllowOnly("devices");
+        Dictionary<string, IReadOnlyList<string>>? devices = null;
+        if (body.Object("devices") is { } map)
+        {
+            devices = new Dictionary<string, IReadOnlyList<string>>(map.Count, StringComparer.Ordinal);
+            foreach (var id in map.Names)
+            {
+                if (map.Strings(id) is { } groups)
+                {
+                    devices[id] = groups;
+                }
+            }
+        }
+
+        if (body.Error is { } shape)
+        {
+            return shape.ToProblem();
+        }
+
+        var result = await mediator.Send(new SetGroupsOfDevices(devices), cancellationToken);
+        return result.ToHttp(assigned => Results.Ok(assigned));
+    }
+
+    private static async Task<IResult> HistoryAsync(
+        [FromQuery(Name = "device_id")] string? deviceId,
+        [FromQuery(Name = "firmware_version")] string? firmwareVersion,
+        [FromQuery(Name = "status")] string? status,
+        [FromQuery(Name = "limit")] string? limit,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ListUpdateHistory(deviceId, firmwareVersion, status, limit), cancellationToken);
+        return result.ToHttp(updates => Results.Ok(new { updates }));
+    }
+}

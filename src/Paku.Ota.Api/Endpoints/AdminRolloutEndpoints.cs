@@ -1,0 +1,131 @@
+using System.Security.Claims;
+using Mediator;
+using Microsoft.AspNetCore.Mvc;
+using Paku.Ota.Api.Http;
+using Paku.Ota.Application.Rollouts;
+using Paku.Ota.Application.Rollouts.ChangeRollout;
+using Paku.Ota.Application.Rollouts.CreateRollout;
+using Paku.Ota.Application.Rollouts.GetRollout;
+using Paku.Ota.Application.Rollouts.ListRollouts;
+
+namespace Paku.Ota.Api.Endpoints;
+
+/// <summary>The seed's rollout endpoints (create, PATCH) plus reading rollouts with their progress.
+/// They bind, send and map; the rules live in the use cases.</summary>
+public static class AdminRolloutEndpoints
+{
+    // A specific rollout may list 10,000 device ids of up to 64 characters: about 700 KB of JSON.
+    private const int MaxBodyBytes = 2 * 1024 * 1024;
+
+    private static readonly string[] CreateFields =
+        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold"];
+
+    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold"];
+    private static readonly string[] FilterFields = ["device_ids", "groups"];
+    private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
+
+    public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
+    {
+        admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout");
+        admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout");
+        admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
+        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout");
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpRequest request, ClaimsPrincipal user, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var read = await JsonFields.ReadAsync(request, MaxBodyBytes, nullIsAbsent: true, cancellationToken);
+        if (!read.IsSuccess)
+        {
+            return read.Error!.ToProblem();
+        }
+
+        var body = read.Value;
+        body.AllowOnly(CreateFields);
+        var command = new CreateRollout(
+            body.String("name"),
+            body.String("firmware_version"),
+            body.String("device_model"),
+            body.String("target_type"),
+            Filter(body),
+            body.WholeNumber("rollout_percentage"),
+            body.Boolean("is_active"),
+            body.Boolean("allow_downgrade"),
+            Threshold(body),
+            Actor(user));
+        if (body.Error is { } shape)
+        {
+            return shape.ToProblem();
+        }
+
+        var result = await mediator.Send(command, cancellationToken);
+        return result.ToHttp(rollout => Results.Created($"/api/admin/rollout/{Uri.EscapeDataString(rollout.Name)}", rollout));
+    }
+
+    private static async Task<IResult> ChangeAsync(
+        string name, HttpRequest request, ClaimsPrincipal user, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var read = await JsonFields.ReadAsync(request, MaxBodyBytes, nullIsAbsent: false, cancellationToken);
+        if (!read.IsSuccess)
+        {
+            return read.Error!.ToProblem();
+        }
+
+        var body = read.Value;
+        body.AllowOnly(ChangeFields);
+        var command = new ChangeRollout(
+            name,
+            body.WholeNumber("rollout_percentage"),
+            body.Boolean("is_active"),
+            Filter(body),
+            Threshold(body),
+            Actor(user));
+        if (body.Error is { } shape)
+        {
+            return shape.ToProblem();
+        }
+
+        var result = await mediator.Send(command, cancellationToken);
+        return result.ToHttp(rollout => Results.Ok(rollout));
+    }
+
+    private static async Task<IResult> ListAsync(
+        [FromQuery(Name = "device_model")] string? deviceModel, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ListRollouts(deviceModel), cancellationToken);
+        return result.ToHttp(rollouts => Results.Ok(new { rollouts }));
+    }
+
+    private static async Task<IResult> GetAsync(string name, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new GetRollout(name), cancellationToken);
+        return result.ToHttp(rollout => Results.Ok(rollout));
+    }
+
+    private static TargetFilterInput? Filter(JsonFields body)
+    {
+        var filter = body.Object("target_filter");
+        if (filter is null)
+        {
+            return null;
+        }
+
+        filter.AllowOnly(FilterFields);
+        return new TargetFilterInput(filter.Strings("device_ids"), filter.Strings("groups"));
+    }
+
+    private static FailureThresholdInput? Threshold(JsonFields body)
+    {
+        var threshold = body.Object("failure_threshold");
+        if (threshold is null)
+        {
+            return null;
+        }
+
+        threshold.AllowOnly(ThresholdFields);
+        return new FailureThresholdInput(threshold.Number("percent"), threshold.WholeNumber("minimum_attempts"));
+    }
+
+    private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+}

@@ -1,0 +1,107 @@
+using FluentValidation;
+using Mediator;
+using Paku.Ota.Application.Catalog;
+using Paku.Ota.Application.Common;
+using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Updates;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Application.Devices.ExplainUpdate;
+
+/// <summary>"Why is this device (not) updating?": every rollout of the device's model, active or not,
+/// with the first rule it fails for this device, and what the device's next check would be offered.
+/// It runs <see cref="UpdateSelection.Explain"/> on the same catalog the device check uses, with the
+/// device's stored groups and version, so that it cannot disagree with the check.</summary>
+public sealed record ExplainUpdate(string? DeviceId) : IQuery<Result<UpdateExplanation>>;
+
+/// <param name="WouldOffer">What the next check (running <see cref="DeviceView.CurrentFirmwareVersion"/>) offers, or null.</param>
+/// <param name="CatalogGeneration">The catalog snapshot the answer was computed from.</param>
+public sealed record UpdateExplanation(
+    DeviceView Device,
+    OfferPreview? WouldOffer,
+    string Summary,
+    IReadOnlyList<RolloutVerdict> Rollouts,
+    long CatalogGeneration);
+
+public sealed record OfferPreview(string Rollout, string Version, string TargetType, bool IsRollback);
+
+/// <param name="TargetsDevice">The rollout's targeting (list, groups, percentage) reaches the device, whatever its state or versions.</param>
+/// <param name="Verdict">The first rule that decided, as a wire name (offered, inactive, not_in_group, outside_percentage …).</param>
+/// <param name="Reason">The verdict in a sentence.</param>
+/// <param name="Bucket">The device's bucket (0–9999) in this rollout when its percentage was weighed.</param>
+public sealed record RolloutVerdict(
+    string Rollout,
+    string FirmwareVersion,
+    string TargetType,
+    int RolloutPercentage,
+    string State,
+    bool TargetsDevice,
+    string Verdict,
+    string Reason,
+    int? Bucket,
+    string? PauseReason,
+    string? OutrankedBy);
+
+public sealed class ExplainUpdateValidator : AbstractValidator<ExplainUpdate>
+{
+    public ExplainUpdateValidator() => RuleFor(q => q.DeviceId).DeviceIdField("device_id");
+}
+
+public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog catalog) : IQueryHandler<ExplainUpdate, Result<UpdateExplanation>>
+{
+    public async ValueTask<Result<UpdateExplanation>> Handle(ExplainUpdate query, CancellationToken cancellationToken)
+    {
+        var id = query.DeviceId!;
+        if (await devices.GetAsync(id, cancellationToken) is not { } device)
+        {
+            return Error.NotFound($"There is no device '{id}'; a device registers with its first update check, so it has never checked in.");
+        }
+
+        if (!FirmwareVersion.TryParse(device.CurrentFirmwareVersion, out var running, out var versionError))
+        {
+            return Error.Unprocessable($"Device '{id}' is stored as running '{device.CurrentFirmwareVersion}', which is not a version ({versionError}); its next check will store what it really runs.");
+        }
+
+        var snapshot = await catalog.CurrentAsync(cancellationToken);
+        var candidates = snapshot.AllCandidatesFor(device.DeviceModel)
+            .OrderBy(c => c.Rollout.Name, StringComparer.Ordinal)
+            .ToList();
+        var explanation = UpdateSelection.Explain(new DeviceSnapshot(id, device.DeviceModel, running, device.Groups), candidates);
+
+        var verdicts = explanation.Candidates.Select(c => new RolloutVerdict(
+            c.Candidate.Rollout.Name,
+            c.Candidate.Rollout.Version.ToString(),
+            c.Candidate.Rollout.TargetType.ToWire(),
+            c.Candidate.Rollout.Percentage,
+            StateOf(c.Candidate.Rollout),
+            c.Candidate.Rollout.Targets(id, device.Groups),
+            WireName(c.Verdict),
+            c.Sentence,
+            c.Bucket,
+            c.PauseReason ?? c.Candidate.Rollout.PauseReason,
+            c.OutrankedBy?.Rollout.Name)).ToList();
+        var offer = explanation.Chosen is { } chosen
+            ? new OfferPreview(chosen.Rollout.Name, snapshot.RolloutOf(chosen).Release.Version.ToString(), chosen.Rollout.TargetType.ToWire(), chosen.Rollout.Version < running)
+            : null;
+        return new UpdateExplanation(device, offer, explanation.Summary, verdicts, snapshot.Generation);
+    }
+
+    private static string StateOf(Rollout rollout) => rollout.IsActive ? "active" : rollout.IsHalted ? "halted" : "paused";
+
+    private static string WireName(SelectionVerdict verdict) => verdict switch
+    {
+        SelectionVerdict.Offered => "offered",
+        SelectionVerdict.OtherModel => "other_model",
+        SelectionVerdict.Inactive => "inactive",
+        SelectionVerdict.ReleaseWithdrawn => "release_withdrawn",
+        SelectionVerdict.NotListed => "not_listed",
+        SelectionVerdict.NoGroups => "no_groups",
+        SelectionVerdict.NotInGroup => "not_in_group",
+        SelectionVerdict.OutsidePercentage => "outside_percentage",
+        SelectionVerdict.AlreadyOnVersion => "already_on_version",
+        SelectionVerdict.NotNewer => "not_newer",
+        SelectionVerdict.BelowMinVersion => "below_min_version",
+        SelectionVerdict.Outranked => "outranked",
+        _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "no wire name"),
+    };
+}

@@ -1,0 +1,86 @@
+using Mediator;
+using Paku.Ota.Application.Common;
+using Paku.Ota.Domain.Rollouts;
+
+namespace Paku.Ota.Application.Rollouts.ChangeRollout;
+
+/// <summary>An operator changes a rollout (the seed's PATCH): any of percentage, activity, filter and
+/// failure threshold; a null field is left as it is.</summary>
+/// <param name="IsActive">false pauses the rollout ("paused by &lt;actor&gt;"); true resumes it, halted or paused.</param>
+/// <param name="Actor">The API key's name, given as the reason of a pause.</param>
+public sealed record ChangeRollout(
+    string? Name,
+    int? RolloutPercentage,
+    bool? IsActive,
+    TargetFilterInput? TargetFilter,
+    FailureThresholdInput? FailureThreshold,
+    string Actor) : ICommand<Result<RolloutView>>
+{
+    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold";
+
+    public bool ChangesNothing => RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null;
+}
+
+public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries)
+    : ICommandHandler<ChangeRollout, Result<RolloutView>>
+{
+    public async ValueTask<Result<RolloutView>> Handle(ChangeRollout command, CancellationToken cancellationToken)
+    {
+        var name = command.Name!;
+        await using (var change = await rollouts.OpenAsync(name, cancellationToken))
+        {
+            if (change is null)
+            {
+                return Error.NotFound($"There is no rollout named '{name}'.");
+            }
+
+            var rollout = change.Rollout;
+            if (command.TargetFilter is { } input)
+            {
+                // Whether a filter fits depends on the stored target type, so this is checked here, not in the validator.
+                var filter = input.ToFilter();
+                var errors = Rollout.ValidateFilter(rollout.TargetType, filter);
+                if (errors.Count > 0)
+                {
+                    return RolloutRules.ToError(errors);
+                }
+
+                rollout.ChangeFilter(filter);
+            }
+
+            if (command.RolloutPercentage is { } percentage)
+            {
+                if (percentage >= rollout.Percentage)
+                {
+                    rollout.RaiseTo(percentage);
+                }
+                else
+                {
+                    rollout.LowerTo(percentage);
+                }
+            }
+
+            if (command.FailureThreshold is { } threshold)
+            {
+                rollout.ChangeThreshold(new FailureThreshold(
+                    threshold.Percent ?? rollout.Threshold.Percent,
+                    threshold.MinimumAttempts ?? rollout.Threshold.MinimumAttempts));
+            }
+
+            switch (command.IsActive)
+            {
+                case true:
+                    rollout.Resume();
+                    break;
+                case false:
+                    rollout.Pause($"paused by {command.Actor}");
+                    break;
+            }
+
+            await change.SaveAsync(cancellationToken);
+        }
+
+        var view = await queries.GetAsync(name, cancellationToken);
+        return view is null ? Error.NotFound($"Rollout '{name}' was removed right after it was changed.") : view;
+    }
+}

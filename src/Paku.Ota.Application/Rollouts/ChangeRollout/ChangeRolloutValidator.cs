@@ -1,0 +1,44 @@
+using FluentValidation;
+using Paku.Ota.Domain.Rollouts;
+
+namespace Paku.Ota.Application.Rollouts.ChangeRollout;
+
+public sealed class ChangeRolloutValidator : AbstractValidator<ChangeRollout>
+{
+    public ChangeRolloutValidator()
+    {
+        RuleFor(c => c.Name).Custom((name, context) =>
+        {
+            if (!RolloutName.IsValid(name, out var error))
+            {
+                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
+            }
+        });
+        RuleFor(c => c).Custom((command, context) =>
+        {
+            if (command.ChangesNothing)
+            {
+                context.AddFailure("body", $"The change is empty: send at least one of {ChangeRollout.Fields}.");
+                return;
+            }
+
+            if (command.RolloutPercentage is { } percentage && Rollout.ValidatePercentage(percentage) is { } error)
+            {
+                context.AddFailures([error]);
+            }
+
+            if (command.FailureThreshold is { } threshold)
+            {
+                if (threshold.Percent is null && threshold.MinimumAttempts is null)
+                {
+                    context.AddFailure("failure_threshold", "failure_threshold is empty: give percent, minimum_attempts or both.");
+                }
+
+                // The defaults stand in for a part not sent; they are valid, so only what was sent can fail.
+                context.AddFailures(FailureThreshold.Validate(
+                    threshold.Percent ?? FailureThreshold.Default.Percent,
+                    threshold.MinimumAttempts ?? FailureThreshold.Default.MinimumAttempts));
+            }
+        });
+    }
+}

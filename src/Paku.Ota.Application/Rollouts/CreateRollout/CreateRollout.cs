@@ -1,0 +1,76 @@
+using Mediator;
+using Paku.Ota.Application.Common;
+using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Application.Rollouts.CreateRollout;
+
+/// <summary>An operator creates a rollout (the seed's RolloutConfig, plus allow_downgrade and a failure
+/// threshold). Missing optional fields take the seed's defaults: 100 %, active, no downgrade.</summary>
+/// <param name="Actor">The API key's name, recorded as the creator.</param>
+public sealed record CreateRollout(
+    string? Name,
+    string? FirmwareVersion,
+    string? DeviceModel,
+    string? TargetType,
+    TargetFilterInput? TargetFilter,
+    int? RolloutPercentage,
+    bool? IsActive,
+    bool? AllowDowngrade,
+    FailureThresholdInput? FailureThreshold,
+    string Actor) : ICommand<Result<RolloutView>>
+{
+    public const int DefaultPercentage = 100;
+}
+
+public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries)
+    : ICommandHandler<CreateRollout, Result<RolloutView>>
+{
+    public async ValueTask<Result<RolloutView>> Handle(CreateRollout command, CancellationToken cancellationToken)
+    {
+        var model = command.DeviceModel!;
+        var requested = FirmwareVersion.Parse(command.FirmwareVersion!);
+        var release = await rollouts.FindReleaseAsync(model, requested, cancellationToken);
+        if (release is null)
+        {
+            return Error.NotFound($"There is no release {requested} for device model '{model}'; upload it before creating a rollout for it.");
+        }
+
+        if (release.WithdrawnAt is { } withdrawnAt)
+        {
+            var reason = string.IsNullOrWhiteSpace(release.WithdrawnReason) ? "no reason was given" : $"reason: {release.WithdrawnReason}";
+            return Error.Unprocessable(
+                $"Release {release.Version} for device model '{model}' was withdrawn on {withdrawnAt:u} ({reason}); a rollout cannot offer it.");
+        }
+
+        TargetTypes.TryParse(command.TargetType, out var targetType);
+        var threshold = new FailureThreshold(
+            command.FailureThreshold?.Percent ?? FailureThreshold.Default.Percent,
+            command.FailureThreshold?.MinimumAttempts ?? FailureThreshold.Default.MinimumAttempts);
+        var creation = Rollout.Create(
+            command.Name, model, release.Version, targetType,
+            command.TargetFilter?.ToFilter(),
+            command.RolloutPercentage ?? CreateRollout.DefaultPercentage,
+            isActive: true,
+            allowDowngrade: command.AllowDowngrade ?? false,
+            threshold);
+        if (!creation.Succeeded)
+        {
+            return RolloutRules.ToError(creation.Errors);
+        }
+
+        var rollout = creation.Rollout;
+        if (command.IsActive == false)
+        {
+            rollout.Pause($"created paused by {command.Actor}");
+        }
+
+        if (!await rollouts.AddAsync(rollout, release.Id, command.Actor, cancellationToken))
+        {
+            return Error.Conflict($"A rollout named '{rollout.Name}' already exists; rollout names are unique.");
+        }
+
+        var view = await queries.GetAsync(rollout.Name, cancellationToken);
+        return view is null ? Error.NotFound($"Rollout '{rollout.Name}' was removed right after it was created.") : view;
+    }
+}

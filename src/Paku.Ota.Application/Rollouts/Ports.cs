@@ -1,0 +1,37 @@
+using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Application.Rollouts;
+
+/// <summary>The release a new rollout would offer, as far as creating the rollout needs it.</summary>
+public sealed record RolloutRelease(long Id, string Model, FirmwareVersion Version, DateTimeOffset? WithdrawnAt, string? WithdrawnReason);
+
+/// <summary>Rollouts as aggregates: created whole, changed under a row lock.</summary>
+public interface IRolloutStore
+{
+    /// <summary>The model's release with this version by SemVer precedence (build metadata ignored), or null.</summary>
+    Task<RolloutRelease?> FindReleaseAsync(string model, FirmwareVersion version, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new rollout; false when the name is already taken (nothing is written then).</summary>
+    Task<bool> AddAsync(Rollout rollout, long releaseId, string createdBy, CancellationToken cancellationToken);
+
+    /// <summary>Loads and locks the named rollout, or returns null when there is none.</summary>
+    Task<IRolloutChange?> OpenAsync(string name, CancellationToken cancellationToken);
+}
+
+/// <summary>One rollout locked for a change: nothing is written unless <see cref="SaveAsync"/> is called.</summary>
+public interface IRolloutChange : IAsyncDisposable
+{
+    Rollout Rollout { get; }
+
+    Task SaveAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The read side: rollouts with their live progress, counted in the database.</summary>
+public interface IRolloutQueries
+{
+    Task<RolloutView?> GetAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Newest first; every model when <paramref name="model"/> is null.</summary>
+    Task<IReadOnlyList<RolloutView>> ListAsync(string? model, CancellationToken cancellationToken);
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+
+namespace Paku.Ota.Application.Rollouts;
+
+/// <summary>A rollout as the admin API shows it: its settings, its state and its live progress.</summary>
+/// <param name="TargetFilter">As stored: <c>device_ids</c> for specific, <c>groups</c> for group, empty otherwise.</param>
+/// <param name="State">active, paused (by an operator) or halted (by its own failure threshold).</param>
+/// <param name="ReleaseWithdrawn">The release was withdrawn: the rollout offers nothing, whatever its state.</param>
+public sealed record RolloutView(
+    string Name,
+    string FirmwareVersion,
+    string DeviceModel,
+    string TargetType,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> TargetFilter,
+    int RolloutPercentage,
+    bool IsActive,
+    bool AllowDowngrade,
+    FailureThresholdView FailureThreshold,
+    string State,
+    string? PauseReason,
+    DateTimeOffset? HaltedAt,
+    JsonElement? HaltDetails,
+    bool ReleaseWithdrawn,
+    string? CreatedBy,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    RolloutProgress Progress);
+
+public sealed record FailureThresholdView(decimal Percent, int MinimumAttempts);
+
+/// <summary>Counted from the rollout's devices (one row per device it offered its release to).</summary>
+/// <param name="Targeted">Devices the rollout has offered its release to.</param>
+/// <param name="Offered">Of those, devices that have not started yet.</param>
+/// <param name="ReportedSuccess">Devices that reported success and have not checked in since.</param>
+/// <param name="Attempts">Devices that started an attempt (every status but offered), as the halt rule counts them.</param>
+/// <param name="FailureRatePercent">(failed + rolled back) per 100 attempts, 0 before any.</param>
+public sealed record RolloutProgress(
+    int Targeted,
+    int Offered,
+    int Downloading,
+    int Installing,
+    int ReportedSuccess,
+    int Confirmed,
+    int Failed,
+    int RolledBack,
+    int Attempts,
+    decimal FailureRatePercent);
+
+/// <summary>A target filter as sent: either list may be missing.</summary>
+public sealed record TargetFilterInput(IReadOnlyList<string>? DeviceIds, IReadOnlyList<string>? Groups);
+
+/// <summary>A failure threshold as sent: a missing part keeps its default (create) or its stored value (change).</summary>
+public sealed record FailureThresholdInput(decimal? Percent, int? MinimumAttempts);

@@ -1,0 +1,246 @@
+using System.Text.Json;
+using Dapper;
+using Npgsql;
+using Paku.Ota.Application.Rollouts;
+using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Versions;
+
+namespace Paku.Ota.Infrastructure.Persistence;
+
+/// <summary>Rollouts: created whole, changed under a row lock, and read with their progress counted
+/// from rollout_devices in the same statement. Every write moves the catalog generation (trigger), so
+/// other replicas reload their catalog within seconds.</summary>
+public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, IRolloutQueries
+{
+    private const string SelectViews = """
+        select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
+               r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent, r.failure_min_attempts,
+               r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
+               r.created_by, r.created_at, r.updated_at,
+               p.targeted, p.offered, p.downloading, p.installing, p.reported_success, p.confirmed, p.failed, p.rolled_back,
+               p.attempts,
+               coalesce(round(100.0 * (p.failed + p.rolled_back) / nullif(p.attempts, 0), 2), 0) as failure_rate_percent
+        from rollouts r
+        join firmware_releases fr on fr.id = r.release_id
+        cross join lateral (
+            select count(*)::int as targeted,
+                   count(*) filter (where rd.status = 'offered')::int as offered,
+                   count(*) filter (where rd.status = 'downloading')::int as downloading,
+                   count(*) filter (where rd.status = 'installing')::int as installing,
+                   count(*) filter (where rd.status = 'success')::int as reported_success,
+                   count(*) filter (where rd.status = 'confirmed')::int as confirmed,
+                   count(*) filter (where rd.status = 'failed')::int as failed,
+                   count(*) filter (where rd.status = 'rolled_back')::int as rolled_back,
+                   count(*) filter (where rd.status <> 'offered')::int as attempts
+            from rollout_devices rd
+            where rd.rollout_id = r.id
+        ) p
+        """;
+
+    public async Task<RolloutRelease?> FindReleaseAsync(string model, FirmwareVersion version, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<ReleaseRow>(new CommandDefinition("""
+            select id, device_model, version, withdrawn_at, withdrawn_reason
+            from firmware_releases
+            where device_model = @model and ota_semver_key(version) = ota_semver_key(@version)
+            """, new { model, version = version.ToString() }, cancellationToken: cancellationToken));
+        return row is null
+            ? null
+            : new RolloutRelease(row.id, row.device_model, FirmwareVersion.Parse(row.version), Utc(row.withdrawn_at), row.withdrawn_reason);
+    }
+
+    public async Task<bool> AddAsync(Rollout rollout, long releaseId, string createdBy, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var inserted = await connection.ExecuteAsync(new CommandDefinition("""
+            insert into rollouts (name, release_id, firmware_version, device_model, target_type, target_filter,
+                                  rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
+                                  failure_min_attempts, pause_reason, created_by)
+            select @name, fr.id, fr.version, fr.device_model, @targetType, @filter::jsonb,
+                   @percentage, @isActive, @allowDowngrade, @thresholdPercent,
+                   @thresholdAttempts, @pauseReason, @createdBy
+            from firmware_releases fr
+            where fr.id = @releaseId
+            on conflict (name) do nothing
+            """, new
+        {
+            name = rollout.Name,
+            releaseId,
+            targetType = rollout.TargetType.ToWire(),
+            filter = FilterJson(rollout.Filter),
+            percentage = rollout.Percentage,
+            isActive = rollout.IsActive,
+            allowDowngrade = rollout.AllowDowngrade,
+            thresholdPercent = rollout.Threshold.Percent,
+            thresholdAttempts = rollout.Threshold.MinimumAttempts,
+            pauseReason = rollout.PauseReason,
+            createdBy,
+        }, cancellationToken: cancellationToken));
+        return inserted == 1;
+    }
+
+    public async Task<IRolloutChange?> OpenAsync(string name, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
+                select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
+                       r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
+                       r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted
+                from rollouts r
+                join firmware_releases fr on fr.id = r.release_id
+                where r.name = @name
+                for update of r
+                """, new { name }, transaction, cancellationToken: cancellationToken));
+            if (row is null)
+            {
+                await transaction.DisposeAsync();
+                await connection.DisposeAsync();
+                return null;
+            }
+
+            TargetTypes.TryParse(row.target_type, out var type);
+            var rollout = Rollout.Restore(
+                row.name, row.device_model, FirmwareVersion.Parse(row.version), type, CatalogReader.ParseFilter(row.target_filter),
+                row.rollout_percentage, row.is_active, row.allow_downgrade,
+                new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted);
+            return new Change(connection, transaction, row.id, rollout);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task<RolloutView?> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<ViewRow>(new CommandDefinition(
+            SelectViews + "\nwhere r.name = @name", new { name }, cancellationToken: cancellationToken));
+        return row is null ? null : ToView(row);
+    }
+
+    public async Task<IReadOnlyList<RolloutView>> ListAsync(string? model, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<ViewRow>(new CommandDefinition(
+            SelectViews + "\nwhere @model::text is null or r.device_model = @model\norder by r.created_at desc, r.id desc",
+            new { model }, cancellationToken: cancellationToken));
+        return [.. rows.Select(ToView)];
+    }
+
+    /// <summary>The filter as stored: only the list its target type uses, sorted, so equal filters store equally.</summary>
+    internal static string FilterJson(TargetFilter filter)
+    {
+        var json = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (filter.DeviceIds.Count > 0)
+        {
+            json["device_ids"] = [.. filter.DeviceIds.Order(StringComparer.Ordinal)];
+        }
+
+        if (filter.Groups.Count > 0)
+        {
+            json["groups"] = [.. filter.Groups.Order(StringComparer.Ordinal)];
+        }
+
+        return JsonSerializer.Serialize(json);
+    }
+
+    private static RolloutView ToView(ViewRow r)
+    {
+        var filter = CatalogReader.ParseFilter(r.target_filter);
+        var shownFilter = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        if (filter.DeviceIds.Count > 0)
+        {
+            shownFilter["device_ids"] = [.. filter.DeviceIds.Order(StringComparer.Ordinal)];
+        }
+
+        if (filter.Groups.Count > 0)
+        {
+            shownFilter["groups"] = [.. filter.Groups.Order(StringComparer.Ordinal)];
+        }
+
+        // is_active wins, as in Rollout.Restore: an operator may have flipped it in SQL.
+        var state = r.is_active ? "active" : r.halted_at is not null ? "halted" : "paused";
+        JsonElement? haltDetails = null;
+        if (r.halt_details is not null)
+        {
+            using var document = JsonDocument.Parse(r.halt_details);
+            haltDetails = document.RootElement.Clone();
+        }
+
+        return new RolloutView(
+            r.name, r.firmware_version, r.device_model, r.target_type, shownFilter, r.rollout_percentage, r.is_active, r.allow_downgrade,
+            new FailureThresholdView(Normalised(r.failure_threshold_percent), r.failure_min_attempts),
+            state, r.pause_reason, Utc(r.halted_at), haltDetails, r.release_withdrawn, r.created_by, Utc(r.created_at), Utc(r.updated_at),
+            new RolloutProgress(r.targeted, r.offered, r.downloading, r.installing, r.reported_success, r.confirmed, r.failed, r.rolled_back,
+                r.attempts, Normalised(r.failure_rate_percent)));
+    }
+
+    // numeric(5,2) reads back as 5.00; show 5.
+    private static decimal Normalised(decimal value) => value / 1.0000000000000000000000000000m;
+
+    private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+
+    private static DateTimeOffset? Utc(DateTime? value) => value is { } v ? Utc(v) : null;
+
+    private sealed class Change(NpgsqlConnection connection, NpgsqlTransaction transaction, long id, Rollout rollout) : IRolloutChange
+    {
+        public Rollout Rollout { get; } = rollout;
+
+        public async Task SaveAsync(CancellationToken cancellationToken)
+        {
+            // A halt's time and details stay while the rollout is halted and go when it resumes, so that
+            // the threshold can halt it again (the ledger halts only rollouts without halted_at).
+            await connection.ExecuteAsync(new CommandDefinition("""
+                update rollouts
+                   set target_filter = @filter::jsonb,
+                       rollout_percentage = @percentage,
+                       is_active = @isActive,
+                       pause_reason = @pauseReason,
+                       halted_at = case when @halted then halted_at end,
+                       halt_details = case when @halted then halt_details end,
+                       failure_threshold_percent = @thresholdPercent,
+                       failure_min_attempts = @thresholdAttempts,
+                       updated_at = now()
+                 where id = @id
+                """, new
+            {
+                id,
+                filter = FilterJson(Rollout.Filter),
+                percentage = Rollout.Percentage,
+                isActive = Rollout.IsActive,
+                pauseReason = Rollout.PauseReason,
+                halted = Rollout.IsHalted,
+                thresholdPercent = Rollout.Threshold.Percent,
+                thresholdAttempts = Rollout.Threshold.MinimumAttempts,
+            }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync(); // rolls back unless saved
+            await connection.DisposeAsync();
+        }
+    }
+
+#pragma warning disable IDE1006, SA1300 // column-named rows for Dapper
+    private sealed record ReleaseRow(long id, string device_model, string version, DateTime? withdrawn_at, string? withdrawn_reason);
+
+    private sealed record StoredRow(long id, string name, string device_model, string version, string target_type, string target_filter,
+        int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
+        string? pause_reason, bool halted);
+
+    private sealed record ViewRow(string name, string firmware_version, string device_model, string target_type, string target_filter,
+        int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
+        string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
+        string? created_by, DateTime created_at, DateTime updated_at,
+        int targeted, int offered, int downloading, int installing, int reported_success, int confirmed, int failed, int rolled_back,
+        int attempts, decimal failure_rate_percent);
+#pragma warning restore IDE1006, SA1300
+}
