@@ -178,6 +178,24 @@ EOF
 awk -F'\t' '{ printf "| %s devices | %s |\n", $1, $2 }' "$out/memory.tsv" | sed 's/^| after-/| after /; s/after seeding-/after seeding /; s/after check-/after the check runs at /'
 [ -s "$out/db-size.txt" ] && printf '\nDatabase at the end: %s.\n' "$(cat "$out/db-size.txt")"
 
+if [ -s "$out/profile/counters.csv" ]; then
+  printf '\n## Profile of one extra check run (PROFILE=1, %s devices)\n\n' "$(human "$fleet")"
+  printf '`dotnet-counters` means over the run (raw files in `bench/out/profile/`):\n\n| counter | mean |\n|---|---|\n'
+  awk -F, 'NR > 1 {
+      name = $3
+      if (name ~ /Database=postgres[;\]]/) next
+      gsub(/db\.client\.connection\.pool\.name=[^]]*Database=paku[^;\]]*(;Timeout=[^]]*Min Usages=2)?/, "pool=paku", name)
+      sum[name] += $NF; n[name]++ }
+    END { for (k in sum) printf "| %s | %.4g |\n", k, sum[k] / n[k] }' "$out/profile/counters.csv" \
+    | grep -E 'cpu.time|gc.heap.total_allocated|gc.collections|pause.time|thread_pool.queue|thread_pool.thread.count|lock_contentions|working_set|connection.count|operation.duration|npgsql.executing|request.duration.*Percentile=(50|99)' | sort || true
+  if [ -s "$out/profile/top-inclusive.txt" ] && ! grep -q ERROR "$out/profile/top-inclusive.txt"; then
+    printf '\n`dotnet-trace` (%s) during the same run: the service'"'"'s own code, Npgsql, Mediator, validation, JSON and\nauthentication frames among the top 400 by inclusive share (full list: `bench/out/profile/top-inclusive.txt`):\n\n```\n' \
+      "$(cat "$out/profile/how" 2>/dev/null || echo cpu-sampling)"
+    grep -E 'Paku|Npgsql|Mediator|Validation|Json|Authentication|Authorization|Certificate|Dapper|Handler|Filter|Batcher|Store|Selection|Catalog|Middleware|clrjit|sched_yield' "$out/profile/top-inclusive.txt" | head -45 | cut -c1-150
+    printf '```\n'
+  fi
+fi
+
 refused=$(awk -F'\t' '$3 != "yes" { printf "- %s run %s: %s\n", $1, $2, $11 }' "$out/results.tsv")
 if [ -n "$refused" ]; then
   printf '\n## Refused runs\n\nThese runs had errors and are not counted in any figure:\n\n%s\n' "$refused"

@@ -565,25 +565,30 @@ profile_check() {
   local tools="$out/tools"
   [ -x "$tools/dotnet-trace" ] || dotnet tool install --tool-path "$tools" dotnet-trace >>"$out/run.log" 2>&1 || { say "could not install dotnet-trace"; return; }
   [ -x "$tools/dotnet-counters" ] || dotnet tool install --tool-path "$tools" dotnet-counters >>"$out/run.log" 2>&1 || say "could not install dotnet-counters"
-  mkdir -p "$out/profile"
+  rm -rf "$out/profile"; mkdir -p "$out/profile"
   if [ -x "$tools/dotnet-counters" ]; then
     "$tools/dotnet-counters" collect -p "$SVC_PID" --format csv -o "$out/profile/counters.csv" \
       --counters System.Runtime,Microsoft.AspNetCore.Hosting,Npgsql --duration "00:00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1 &
     local counters_pid=$!
     remember dotnet-counters $counters_pid
   fi
-  "$tools/dotnet-trace" collect -p "$SVC_PID" --profile dotnet-sampled-thread-time,dotnet-common -o "$out/profile/check.nettrace" \
-    --duration "00:00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1 &
+  # CPU samples from the kernel (collect-linux) where perf events are allowed; wall-clock thread samples otherwise
+  local how=cpu-sampling
+  ( "$tools/dotnet-trace" collect-linux -p "$SVC_PID" --profile cpu-sampling -o "$out/profile/check.nettrace" \
+      --duration "00:00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1 \
+    || { echo "dotnet-trace collect-linux failed; falling back to dotnet-sampled-thread-time" >>"$out/run.log"; echo thread-time >"$out/profile/how";
+         "$tools/dotnet-trace" collect -p "$SVC_PID" --profile dotnet-sampled-thread-time -o "$out/profile/check.nettrace" \
+           --duration "00:00:00:$(printf '%02d' "$DURATION")" >>"$out/run.log" 2>&1; } ) &
   local trace_pid=$!
   remember dotnet-trace $trace_pid
-  sleep 1
+  sleep 2
   scenario check profile
   wait $trace_pid || say "dotnet-trace failed (see $out/run.log)"
   forget $trace_pid
   if [ -n "${counters_pid:-}" ]; then wait "$counters_pid" || true; forget "$counters_pid"; fi
   awk -F'\t' '$2 != "profile"' "$out/results.tsv" >"$out/results.tmp" && mv "$out/results.tmp" "$out/results.tsv"
-  "$tools/dotnet-trace" report "$out/profile/check.nettrace" topN -n 40 --inclusive >"$out/profile/top-inclusive.txt" 2>&1 || true
-  "$tools/dotnet-trace" report "$out/profile/check.nettrace" topN -n 40 >"$out/profile/top-exclusive.txt" 2>&1 || true
+  [ -s "$out/profile/how" ] || echo "$how" >"$out/profile/how"
+  "$tools/dotnet-trace" report "$out/profile/check.nettrace" topN -n 400 --inclusive >"$out/profile/top-inclusive.txt" 2>&1 || true
 }
 
 # ---------------------------------------------------------------- the run
