@@ -9,6 +9,9 @@ rm -rf "$results" && mkdir -p "$results"
 
 passed=0; failed=0; broken=()
 
+# 0. Debian packages the suites need (only those missing).
+scripts/install-test-deps.sh || broken+=("installing test dependencies")
+
 # 1. PostgreSQL: the private cluster (or PAKU_TEST_PG when it points at another server).
 if [ -z "${PAKU_TEST_PG:-}" ]; then
   cs=$(scripts/pg-start.sh) || { echo "test.sh: could not start PostgreSQL"; echo "0 passed, 1 failed"; exit 1; }

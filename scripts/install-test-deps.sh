@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suites need, only those that are missing:
+# Prometheus (promtool for the alert rules, the server for the scrape test) and the C client's
+# build dependencies (mbedTLS, cJSON, libcurl, cmocka). PostgreSQL is handled by scripts/pg-start.sh.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-test-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# the packaged Prometheus service is not wanted: tests start their own on loopback ports
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+fi
+bash "$repo/esp-idf-client/scripts/install-host-deps.sh"

@@ -1,0 +1,244 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Paku.Ota.Infrastructure.Metrics;
+using Paku.Ota.Testing;
+
+namespace Paku.Ota.Api.Tests.Safety;
+
+/// <summary>The service notices a bad rollout: devices report failures over HTTP, the rollout halts
+/// itself at its threshold, and the halt shows in the admin API, the audit log, the metrics and the
+/// dashboard's SQL.</summary>
+[NonParallelizable]
+public sealed class RolloutHaltTests
+{
+    private TestDatabase _db = null!;
+    private ApiFactory _factory = null!;
+    private FleetData _fleet = null!;
+    private HttpClient _admin = null!;
+    private HttpClient _devices = null!;
+
+    [OneTimeSetUp]
+    public async Task Start()
+    {
+        (_db, _factory) = await ApiFactory.StartAsync("paku_test_safety");
+        _fleet = new FleetData(_db);
+        _admin = _factory.CreateAdminClient();
+        _devices = _factory.CreateClient();
+    }
+
+    [OneTimeTearDown]
+    public async Task Stop()
+    {
+        _admin.Dispose();
+        _devices.Dispose();
+        await _factory.DisposeAsync();
+        await _db.DisposeAsync();
+    }
+
+    [SetUp]
+    public async Task Reset()
+    {
+        await _db.ResetAsync();
+        _factory.RefreshCatalog();
+        await _fleet.AddReleaseAsync("esp32", "1.0.0");
+        await _fleet.AddReleaseAsync("esp32", "1.1.0");
+        _factory.RefreshCatalog();
+    }
+
+    [Test]
+    public async Task A_rollout_halts_itself_when_failures_pass_its_threshold_and_the_halt_shows_everywhere()
+    {
+        // metrics are process-wide and this process hosts other test services too: compare with a baseline
+        var before = await _devices.GetStringAsync("/metrics");
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.That(await OfferedAsync(_devices, $"dev{i:D2}", "1.0.0"), Is.True);
+            await ReportAsync(_devices, $"dev{i:D2}", "downloading", 10);
+        }
+
+        await ReportAsync(_devices, "dev00", "failed", 40, "flash write failed");
+        var afterOne = await RolloutAsync("v1.1.0-all");
+        await ReportAsync(_devices, "dev01", "failed", 40, "flash write failed");
+        var afterTwo = await RolloutAsync("v1.1.0-all");
+
+        // one failure in 20 is 5 %: not above the default threshold; the second makes 10 %
+        Assert.That(afterOne.GetProperty("state").GetString(), Is.EqualTo("active"));
+        Assert.That(afterTwo.GetProperty("state").GetString(), Is.EqualTo("halted"));
+        Assert.That(afterTwo.GetProperty("pause_reason").GetString(), Does.Contain("2 of 20").And.Contain("10"));
+        Assert.That(afterTwo.GetProperty("halt_details").GetProperty("failed").GetInt32(), Is.EqualTo(2));
+        Assert.That(afterTwo.GetProperty("halt_details").GetProperty("attempts").GetInt32(), Is.EqualTo(20));
+        Assert.That(afterTwo.GetProperty("progress").GetProperty("failure_rate_percent").GetDecimal(), Is.EqualTo(10m));
+
+        Assert.That(await OfferedAsync(_devices, "dev99", "1.0.0"), Is.False, "a halted rollout is no longer offered");
+
+        var audit = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.halt");
+        var halts = audit.GetProperty("entries").EnumerateArray().ToList();
+        Assert.That(halts, Has.Count.EqualTo(1));
+        Assert.That(halts[0].GetProperty("actor").GetString(), Is.EqualTo("system"));
+        Assert.That(halts[0].GetProperty("target").GetString(), Is.EqualTo("v1.1.0-all"));
+
+        await _factory.Services.GetRequiredService<FleetGauges>().RefreshAsync(CancellationToken.None);
+        var metrics = await _devices.GetStringAsync("/metrics");
+        Assert.That(HaltCount(metrics) - HaltCount(before), Is.EqualTo(1));
+        Assert.That(metrics, Does.Match("ota_rollout_failure_ratio\\{[^}]*rollout=\"v1.1.0-all\"[^}]*\\} 0.1\\b"));
+        Assert.That(Count(metrics, "ota_status_reports_total", "failed") - Count(before, "ota_status_reports_total", "failed"), Is.EqualTo(2));
+
+        var panel = await DashboardRowAsync("Rollout progress", "v1.1.0-all");
+        Assert.That(panel["state"], Is.EqualTo("halted"));
+        Assert.That(panel["failed"], Is.EqualTo(2L));
+        Assert.That(panel["failure_rate_percent"], Is.EqualTo(10.0m));
+    }
+
+    [Test]
+    public async Task A_device_that_comes_back_on_its_old_version_counts_as_a_failure()
+    {
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-canary", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 10, minimum_attempts = 5 },
+        });
+        for (var i = 0; i < 5; i++)
+        {
+            await OfferedAsync(_devices, $"dev{i}", "1.0.0");
+            await ReportAsync(_devices, $"dev{i}", "success", 100);
+        }
+
+        await OfferedAsync(_devices, "dev0", "1.1.0");       // booted the new image: confirmed
+        await OfferedAsync(_devices, "dev1", "1.0.0");       // came back on the old one: rolled back (1 of 5 = 20 %)
+
+        var rollout = await RolloutAsync("v1.1.0-canary");
+        Assert.That(rollout.GetProperty("progress").GetProperty("confirmed").GetInt32(), Is.EqualTo(1));
+        Assert.That(rollout.GetProperty("progress").GetProperty("rolled_back").GetInt32(), Is.EqualTo(1));
+        Assert.That(rollout.GetProperty("progress").GetProperty("reported_success").GetInt32(), Is.EqualTo(3));
+        Assert.That(rollout.GetProperty("state").GetString(), Is.EqualTo("halted"));
+    }
+
+    [Test]
+    public async Task Two_replicas_reporting_failures_at_once_halt_the_rollout_once()
+    {
+        await using var second = new ApiFactory(_db.ConnectionString);
+        using var secondDevices = second.CreateClient();
+        var before = HaltCount(await _devices.GetStringAsync("/metrics"));
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+        second.RefreshCatalog();
+        for (var i = 0; i < 20; i++)
+        {
+            await OfferedAsync(_devices, $"dev{i:D2}", "1.0.0");
+            await ReportAsync(_devices, $"dev{i:D2}", "downloading", 10);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            ReportAsync(i % 2 == 0 ? _devices : secondDevices, $"dev{i:D2}", "failed", 50, "boom")));
+
+        var halts = await _fleet.ScalarAsync<long>("select count(*) from audit_log where action = 'rollout.halt'");
+        // both replicas live in this process, so one scrape sees the halts counted by either
+        var after = HaltCount(await _devices.GetStringAsync("/metrics"));
+        Assert.That(halts, Is.EqualTo(1));
+        Assert.That(after - before, Is.EqualTo(1));
+        Assert.That((await RolloutAsync("v1.1.0-all")).GetProperty("state").GetString(), Is.EqualTo("halted"));
+    }
+
+    [Test]
+    public async Task An_admin_can_resume_a_halted_rollout_and_the_resume_is_audited()
+    {
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 5, minimum_attempts = 1 },
+        });
+        await OfferedAsync(_devices, "dev0", "1.0.0");
+        await ReportAsync(_devices, "dev0", "failed", 0, "no space");
+        Assert.That((await RolloutAsync("v1.1.0-all")).GetProperty("state").GetString(), Is.EqualTo("halted"));
+
+        var resume = await _admin.PatchAsJsonAsync("/api/admin/rollout/v1.1.0-all", new { is_active = true });
+
+        Assert.That(resume.StatusCode, Is.EqualTo(HttpStatusCode.OK), await resume.Content.ReadAsStringAsync());
+        Assert.That((await RolloutAsync("v1.1.0-all")).GetProperty("state").GetString(), Is.EqualTo("active"));
+        Assert.That(await OfferedAsync(_devices, "dev1", "1.0.0"), Is.True);
+        var audit = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.change");
+        Assert.That(audit.GetProperty("entries")[0].GetProperty("actor").GetString(), Is.EqualTo("test-writer"));
+    }
+
+    [Test]
+    public async Task A_rollback_rollout_sends_the_affected_devices_the_previous_release()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+        foreach (var id in new[] { "hit1", "hit2" })
+        {
+            await OfferedAsync(_devices, id, "1.0.0");
+            await ReportAsync(_devices, id, "success", 100);
+            await OfferedAsync(_devices, id, "1.1.0");
+        }
+
+        await _admin.PatchAsJsonAsync("/api/admin/rollout/v1.1.0-all", new { is_active = false });
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-rollback", firmware_version = "1.0.0", device_model = "esp32", target_type = "specific",
+            target_filter = new { device_ids = new[] { "hit1", "hit2" } }, allow_downgrade = true, is_active = true,
+        });
+
+        var answer = await CheckAsync(_devices, "hit1", "1.1.0");
+        Assert.That(answer.GetProperty("update_available").GetBoolean(), Is.True);
+        Assert.That(answer.GetProperty("latest_version").GetString(), Is.EqualTo("1.0.0"));
+        Assert.That(answer.GetProperty("is_rollback").GetBoolean(), Is.True);
+        Assert.That(await OfferedAsync(_devices, "bystander", "1.1.0"), Is.False);
+    }
+
+    private static long HaltCount(string metrics)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(metrics, "ota_rollout_halts_total(?:\\{[^}]*\\})? (\\d+)");
+        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+    }
+
+    private static long Count(string metrics, string name, string status)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(metrics, name + "\\{[^}]*status=\"" + status + "\"[^}]*\\} (\\d+)");
+        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+    }
+
+    private async Task CreateRolloutAsync(object body)
+    {
+        var response = await _admin.PostAsJsonAsync("/api/admin/rollout/create", body);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<JsonElement> RolloutAsync(string name) => await _admin.GetFromJsonAsync<JsonElement>($"/api/admin/rollout/{name}");
+
+    private static async Task<JsonElement> CheckAsync(HttpClient client, string id, string version)
+    {
+        var response = await client.GetAsync($"/api/firmware/check?device_id={id}&device_model=esp32&current_version={version}");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static async Task<bool> OfferedAsync(HttpClient client, string id, string version) =>
+        (await CheckAsync(client, id, version)).GetProperty("update_available").GetBoolean();
+
+    private static async Task ReportAsync(HttpClient client, string id, string status, int progress, string? error = null)
+    {
+        var response = await client.PostAsJsonAsync($"/api/device/{id}/update-status",
+            new { device_id = id, firmware_version = "1.1.0", status, progress_percent = progress, error_message = error });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<IDictionary<string, object>> DashboardRowAsync(string panelTitle, string rollout)
+    {
+        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paku.Ota.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(dir!.FullName, "deploy", "grafana", "dashboards", "ota.json")));
+        var sql = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .Single(p => p.GetProperty("title").GetString() == panelTitle)
+            .GetProperty("targets")[0].GetProperty("rawSql").GetString()!;
+        await using var connection = await _db.DataSource.OpenConnectionAsync();
+        var rows = (await connection.QueryAsync(sql)).Cast<IDictionary<string, object>>().ToList();
+        return rows.Single(r => (string)r["rollout"] == rollout);
+    }
+}
