@@ -50,6 +50,8 @@ human() { awk -v n="$1" 'BEGIN { if (n >= 1000000 && n % 1000000 == 0) printf "%
 describe() {
   case $1 in
     floor) echo "baseline app: GET /floor, ~200-byte JSON, no I/O (HTTP keep-alive)" ;;
+    floor@10k) echo "(machine state) the floor again, between the check-10k runs" ;;
+    floor@1M) echo "(machine state) the floor again, between the check-1M runs" ;;
     one-upsert) echo "baseline app: one Npgsql+Dapper upsert … RETURNING on bench_devices ($(human "$fleet") rows)" ;;
     check) echo "service: GET /api/firmware/check, $(human "$fleet") registered devices, random device per request" ;;
     check-10k) echo "service: the same check with $(human "$fleet_small") registered devices" ;;
@@ -66,15 +68,15 @@ describe() {
   esac
 }
 
-scenarios=(floor one-upsert check check-10k check-1M download download-range nginx nginx-range status mtls-check tls tls-anon pgbench)
+scenarios=(floor one-upsert check check-10k floor@10k check-1M floor@1M download download-range nginx nginx-range status mtls-check tls tls-anon pgbench)
 
 cat <<EOF
 # Paku OTA — benchmark results
 
 Written by \`bench/run.sh\` on $(env_of date) (commit $(env_of commit)); raw output in \`bench/out/\` (not committed).
-Every figure is the **median of $(setting runs) runs of $(setting duration) s** (min–max in brackets), all measured in
+Every figure is the **median of $(setting runs) valid runs of $(setting duration) s** (min–max in brackets), all measured in
 the same run on the same machine. A run with any non-2xx response or socket error is refused as a figure and
-listed below. Seeding: **$(setting seed)** ($( [ "$(setting seed)" = api ] && echo "releases, rollouts and groups through the admin API, devices registered through the device check" || echo "releases, rollouts and groups written with SQL, devices registered through the device check — development mode, not the published method")).
+listed below; a scenario left with fewer than $(setting runs) valid runs is measured again (at most twice more). Seeding: **$(setting seed)** ($( [ "$(setting seed)" = api ] && echo "releases, rollouts and groups through the admin API, devices registered through the device check" || echo "releases, rollouts and groups written with SQL, devices registered through the device check — development mode, not the published method")).
 $( [ "$(setting quick)" = 1 ] && echo "
 **QUICK=1 run: shortened, smaller fleets; not a published figure.**" )
 
@@ -139,6 +141,7 @@ Throughput ratios compare median req/s; the fleet ratio compares median p50 late
 | pgbench (req/s, for reference) | $(fmt "$rps_pgbench") | one-upsert/pgbench = $(ratio "$rps_upsert" "$rps_pgbench") | – |
 | download-range/nginx-range (for reference) | $(ratio "$rps_dlr" "$rps_nginxr") | – | – |
 | tls/tls-anon: what the client certificate costs the handshake (for reference) | $(ratio "$rps_tls" "$(median tls-anon 4)") | – | – |
+| floor@1M/floor@10k p50: the machine's own drift between those phases (for reference) | $(ratio "$(median floor@1M 5)" "$(median floor@10k 5)") | – | – |
 | check-1M/check-10k req/s (for reference) | $(ratio "$(median check-1M 4)" "$(median check-10k 4)") | – | – |
 
 ## Where the CPU went
@@ -166,7 +169,11 @@ in again so the group rollouts' offers are recorded before anything is measured.
 | step | devices | seconds | devices/s |
 |---|---|---|---|
 EOF
-awk -F'\t' '{ printf "| %s | %d | %d | %.0f |\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0) }' "$out/seeding.tsv"
+awk -F'\t' '{ printf "| %s | %d | %d | %.0f |\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0); t += $3 }
+  END { printf "| all seeding through the device API | | %d | |\n", t }' "$out/seeding.tsv"
+echo
+echo "Seconds are wall time, polled every 2 s (so small steps read slow). Registration is a device's first check:"
+echo "the upsert plus the recorded offer of the rollout it falls into."
 
 cat <<EOF
 
