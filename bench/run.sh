@@ -486,7 +486,8 @@ ab_run() {
 }
 
 pgbench_run() {
-  local run=$1 dir="$out/raw/pgbench.$run" before after cpu
+  local run=$1
+  local dir="$out/raw/pgbench.$run" before after cpu
   mkdir -p "$dir"; rm -f "$dir"/*
   cpu_snapshot; before=$SNAPSHOT
   (cd "$dir" && "$PGBIN/pgbench" -h $HOST -p "$PG_PORT" -U postgres -n -M prepared -c "$PGBENCH_CLIENTS" -j "$THREADS" \
