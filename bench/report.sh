@@ -198,7 +198,7 @@ if [ -s "$out/profile/counters.csv" ]; then
   if [ -s "$out/profile/top-inclusive.txt" ] && ! grep -q ERROR "$out/profile/top-inclusive.txt"; then
     printf '\n`dotnet-trace` (%s) during the same run: the service'"'"'s own code, Npgsql, Mediator, validation, JSON and\nauthentication frames among the top 400 by inclusive share (full list: `bench/out/profile/top-inclusive.txt`):\n\n```\n' \
       "$(cat "$out/profile/how" 2>/dev/null || echo cpu-sampling)"
-    grep -E 'Paku|Npgsql|Mediator|Validation|Json|Authentication|Authorization|Certificate|Dapper|Handler|Filter|Batcher|Store|Selection|Catalog|Middleware|clrjit|sched_yield' "$out/profile/top-inclusive.txt" | head -45 | cut -c1-150
+    grep -E 'Paku|Npgsql|Mediator|Validation|Json|Authentication|Authorization|Certificate|Dapper|Handler|Filter|Batcher|Store|Selection|Catalog|Middleware|clrjit|sched_yield' "$out/profile/top-inclusive.txt" | head -45 | cut -c1-150 || true
     printf '```\n'
   fi
 fi
