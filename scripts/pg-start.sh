@@ -65,6 +65,10 @@ fi
 if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   say "reusing the running cluster in $data"
 else
+  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+    say "port $port is taken by another PostgreSQL (not the cluster in $data); set PAKU_PG_PORT to a free port"
+    exit 1
+  fi
   say "starting PostgreSQL on 127.0.0.1:$port (log: $log)"
   as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port" start >&2
 fi
