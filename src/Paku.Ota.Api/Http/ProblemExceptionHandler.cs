@@ -11,6 +11,8 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
     {
         var (status, title, detail) = exception switch
         {
+            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
+                (499, "Client closed request", "The client went away before the answer was ready."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             System.Text.Json.JsonException json => (StatusCodes.Status400BadRequest, "Bad request", $"The JSON body is not valid: {json.Message}"),
             FluentValidation.ValidationException invalid => (StatusCodes.Status400BadRequest, "Invalid request", invalid.Message),
