@@ -24,7 +24,6 @@ public static class DependencyInjection
         // read when first resolved, so hosts (and test hosts) may still add configuration after registration
         services.AddSingleton(sp => OtaDatabase.CreateDataSource(OtaDatabase.RequireConnectionString(sp.GetRequiredService<IConfiguration>())));
         services.AddSingleton<IDatabaseProbe, DatabaseProbe>();
-        services.AddSingleton<IClock, SystemClock>();
 
         services.AddSingleton(configuration.GetSection("Ota:Catalog").Get<CatalogOptions>() ?? new CatalogOptions());
         services.AddSingleton<CatalogReader>();
@@ -59,10 +58,5 @@ public static class DependencyInjection
             PublicKeySignatureVerifier.Load(sp.GetRequiredService<IConfiguration>().GetSection("Ota:Signing").Get<SigningOptions>() ?? new SigningOptions()));
         services.AddHostedService<FirmwareSettingsCheck>();
         return services;
-    }
-
-    private sealed class SystemClock : IClock
-    {
-        public DateTimeOffset UtcNow => DateTimeOffset.UtcNow;
     }
 }

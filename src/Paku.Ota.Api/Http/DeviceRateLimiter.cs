@@ -18,8 +18,6 @@ public sealed class DeviceRateLimiter(RateLimitOptions options, TimeProvider tim
     private readonly ConcurrentDictionary<ulong, Window> _windows = new();
     private long _nextSweep;
 
-    public int Tracked => _windows.Count;
-
     /// <summary>Counts one request; returns 0 when allowed, else the seconds until the device may retry.</summary>
     public int Hit(string deviceId)
     {

@@ -14,8 +14,6 @@ public sealed class DownloadGate(DownloadOptions options)
 {
     private int _active;
 
-    public int Active => Volatile.Read(ref _active);
-
     public bool TryEnter()
     {
         if (Interlocked.Increment(ref _active) <= options.MaxConcurrent)

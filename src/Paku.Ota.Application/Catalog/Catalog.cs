@@ -34,7 +34,6 @@ public sealed class CatalogSnapshot
     private readonly Dictionary<string, RolloutCandidate[]> _activeByModel;
     private readonly Dictionary<string, RolloutCandidate[]> _allByModel;
     private readonly Dictionary<RolloutCandidate, CatalogRollout> _byCandidate;
-    private readonly Dictionary<string, CatalogRollout> _byName;
     private readonly Dictionary<long, CatalogRollout> _byId;
     private readonly Dictionary<(string Model, FirmwareVersion Version), CatalogRelease> _releases;
     private readonly Dictionary<FirmwareVersion, CatalogRelease[]> _releasesByVersion;
@@ -46,7 +45,6 @@ public sealed class CatalogSnapshot
         Rollouts = [.. rollouts];
         _byCandidate = Rollouts.ToDictionary(r => r.Candidate, (IEqualityComparer<RolloutCandidate>)ReferenceEqualityComparer.Instance);
         _byId = Rollouts.ToDictionary(r => r.Id);
-        _byName = Rollouts.ToDictionary(r => r.Rollout.Name, StringComparer.Ordinal);
         _allByModel = Rollouts.GroupBy(r => r.Rollout.DeviceModel, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(r => r.Candidate).ToArray(), StringComparer.Ordinal);
         _activeByModel = Rollouts.Where(r => r.Rollout.IsActive && r.Release.WithdrawnAt is null)
@@ -73,8 +71,6 @@ public sealed class CatalogSnapshot
         _allByModel.TryGetValue(model, out var list) ? list : NoCandidates;
 
     public CatalogRollout RolloutOf(RolloutCandidate candidate) => _byCandidate[candidate];
-
-    public CatalogRollout? RolloutNamed(string name) => _byName.GetValueOrDefault(name);
 
     public CatalogRollout? RolloutWithId(long id) => _byId.GetValueOrDefault(id);
 

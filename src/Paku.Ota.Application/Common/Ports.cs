@@ -5,9 +5,3 @@ public interface IDatabaseProbe
 {
     Task<bool> CanConnectAsync(CancellationToken cancellationToken);
 }
-
-/// <summary>The time, so handlers stay testable.</summary>
-public interface IClock
-{
-    DateTimeOffset UtcNow { get; }
-}

@@ -21,17 +21,6 @@ public sealed class CachedBinaryStore(NpgsqlDataSource dataSource, BinaryCacheOp
     private readonly Lock _gate = new();
     private long _bytes;
 
-    public long CachedBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _bytes;
-            }
-        }
-    }
-
     public async ValueTask<ReadOnlyMemory<byte>?> GetAsync(string sha256, CancellationToken cancellationToken)
     {
         lock (_gate)
