@@ -14,50 +14,58 @@ public sealed class CatalogOptions
 /// <summary>The catalog kept in memory. A request reads the current snapshot without any I/O; the
 /// snapshot is replaced when this instance changes something (<see cref="Invalidate"/>) or when the
 /// database's catalog generation moves (another replica changed something).</summary>
-public sealed class CachedCatalog(CatalogReader reader) : ICatalog
+/// <remarks>Every invalidation bumps a counter, and a snapshot remembers the counter it was read under.
+/// A snapshot is served only while no invalidation came after the read began, so once an admin write
+/// has returned, every later check sees it — also one that arrives while an older reload is in flight.</remarks>
+public sealed class CachedCatalog : ICatalog
 {
+    private readonly Func<CancellationToken, Task<CatalogSnapshot>> _read;
     private readonly SemaphoreSlim _loading = new(1, 1);
-    private volatile CatalogSnapshot? _current;
-    private volatile bool _stale = true;
+    private volatile Loaded? _loaded;
+    private long _invalidations;
 
-    public CatalogSnapshot? Current => _current;
+    public CachedCatalog(CatalogReader reader)
+        : this(reader.ReadAsync)
+    {
+    }
+
+    internal CachedCatalog(Func<CancellationToken, Task<CatalogSnapshot>> read) => _read = read;
+
+    public CatalogSnapshot? Current => _loaded?.Snapshot;
 
     public ValueTask<CatalogSnapshot> CurrentAsync(CancellationToken cancellationToken)
     {
-        var current = _current;
-        return current is not null && !_stale ? ValueTask.FromResult(current) : new ValueTask<CatalogSnapshot>(ReloadAsync(cancellationToken));
+        var loaded = _loaded;
+        return loaded is not null && loaded.Under == Interlocked.Read(ref _invalidations)
+            ? ValueTask.FromResult(loaded.Snapshot)
+            : new ValueTask<CatalogSnapshot>(ReloadAsync(cancellationToken));
     }
 
-    public void Invalidate() => _stale = true;
+    public void Invalidate() => Interlocked.Increment(ref _invalidations);
 
     public async Task<CatalogSnapshot> ReloadAsync(CancellationToken cancellationToken)
     {
         await _loading.WaitAsync(cancellationToken);
         try
         {
-            if (_current is { } current && !_stale)
+            var under = Interlocked.Read(ref _invalidations);
+            if (_loaded is { } loaded && loaded.Under == under)
             {
-                return current; // another caller reloaded while this one waited
+                return loaded.Snapshot; // another caller reloaded while this one waited
             }
 
-            _stale = false;
-            try
-            {
-                var fresh = await reader.ReadAsync(cancellationToken);
-                _current = fresh;
-                return fresh;
-            }
-            catch
-            {
-                _stale = true;
-                throw;
-            }
+            // read after taking the counter: a write that invalidated before this point is in the read
+            var fresh = await _read(cancellationToken);
+            _loaded = new Loaded(fresh, under);
+            return fresh;
         }
         finally
         {
             _loading.Release();
         }
     }
+
+    private sealed record Loaded(CatalogSnapshot Snapshot, long Under);
 }
 
 /// <summary>Polls the catalog generation (one tiny query) and marks the cache stale when it moved.</summary>
