@@ -39,6 +39,7 @@ public static class DependencyInjection
         services.AddSingleton<IDeviceStore>(sp => new DeviceStore(
             sp.GetRequiredService<NpgsqlDataSource>(),
             batching.Enabled ? sp.GetRequiredService<CheckInBatcher>() : null));
+        services.AddSingleton(configuration.GetSection("Ota:Devices:UpdateGroup").Get<UpdateLedgerOptions>() ?? new UpdateLedgerOptions());
         services.AddSingleton<IUpdateLedger, UpdateLedger>();
         services.AddSingleton<IAuditLog, AuditStore>();
 

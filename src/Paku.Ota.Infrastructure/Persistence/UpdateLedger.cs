@@ -1,194 +1,444 @@
+using System.Threading.Channels;
 using Npgsql;
-using NpgsqlTypes;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Infrastructure.Persistence;
 
-/// <summary>One transaction per device update event: the device row is locked, writes are queued and
-/// sent together with the COMMIT in one batch, so a status report costs two round trips (BEGIN + lock,
-/// writes + COMMIT) and lands whole or not at all. The transaction is opened and ended with plain SQL
-/// for that reason; a session not committed is rolled back when disposed.</summary>
-public sealed class UpdateLedger(NpgsqlDataSource dataSource) : IUpdateLedger
+public sealed class UpdateLedgerOptions
 {
-    private const string LockDeviceSql = """
+    /// <summary>Most sessions (device update events) sharing one transaction.</summary>
+    public int MaxGroup { get; set; } = 64;
+
+    /// <summary>Transactions in flight at once.</summary>
+    public int Groups { get; set; } = 2;
+}
+
+/// <summary>Group commit for device update events (status reports, confirmations, rollbacks).
+/// <para>The sessions opened while a transaction is in flight share the next one: their devices are
+/// locked by one statement (in a fixed order, so concurrent groups and check-in batches cannot
+/// deadlock), each handler decides on its own device's locked state as before, and when every session
+/// of the group has committed or given up, all their writes go to PostgreSQL as one multi-row batch
+/// with the COMMIT. No request waits for a timer: a lone report is a group of one and costs what it
+/// always did (BEGIN + lock, writes + COMMIT); under load the cost of the round trips, statements and
+/// WAL flush is shared by the group.</para>
+/// <para>A session's <see cref="IUpdateLedgerSession.CommitAsync"/> returns only after the COMMIT,
+/// so no report is acknowledged before it is durable. A device appears at most once per group (a
+/// second event for it waits for the next group, as it would have waited for the row lock). When
+/// the group's transaction fails, every session that committed into it gets the error and nothing of
+/// the group is stored.</para></summary>
+public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
+{
+    private const string LockDevicesSql = """
         select device_id, device_model, current_firmware_version, offered_rollout_id, offered_version,
                update_rollout_id, update_target_version, update_from_version, update_status, update_progress
-        from devices where device_id = $1
+        from devices where device_id = any($1)
+        order by device_id collate "C"
         for update
         """;
 
-    public async Task<IUpdateLedgerSession> OpenAsync(string deviceId, CancellationToken cancellationToken)
+    private const string HistorySql = """
+        insert into device_update_status (device_id, firmware_version, status, progress_percent, error_message, rollout_id, source)
+        select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bigint[], $7::text[])
+        """;
+
+    private const string AttemptsSql = """
+        update devices d
+           set update_rollout_id = u.rollout_id, update_target_version = u.target_version, update_from_version = u.from_version,
+               update_status = u.status, update_progress = u.progress, update_changed_at = now()
+          from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[])
+               as u(device_id, rollout_id, target_version, from_version, status, progress)
+         where d.device_id = u.device_id
+        """;
+
+    private const string OutcomesSql = """
+        insert into rollout_devices as rd (rollout_id, device_id, from_version, status, progress, attempts, updated_at)
+        select u.rollout_id, u.device_id, u.from_version, u.status, u.progress, u.attempts, now()
+          from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[])
+               as u(rollout_id, device_id, from_version, status, progress, attempts)
+        on conflict (rollout_id, device_id) do update
+           set status = excluded.status,
+               progress = excluded.progress,
+               attempts = rd.attempts + excluded.attempts,
+               from_version = coalesce(rd.from_version, excluded.from_version),
+               updated_at = now()
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly UpdateLedgerOptions _options;
+    private readonly Channel<Opening> _queue = Channel.CreateUnbounded<Opening>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Task[] _loops;
+
+    public UpdateLedger(NpgsqlDataSource dataSource, UpdateLedgerOptions options)
     {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        try
+        _dataSource = dataSource;
+        _options = options;
+        _loops = Enumerable.Range(0, Math.Max(1, options.Groups)).Select(_ => Task.Run(GroupLoopAsync)).ToArray();
+    }
+
+    /// <summary>Waits for the group that takes this device. The wait is not cancelled with the
+    /// request: a session handed out is always disposed by its caller, so the group is never left
+    /// waiting for a session nobody holds.</summary>
+    public Task<IUpdateLedgerSession> OpenAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        var opening = new Opening(deviceId);
+        if (!_queue.Writer.TryWrite(opening))
         {
-            DeviceUpdateState? state = null;
-            await using (var open = new NpgsqlBatch(connection))
+            throw new ObjectDisposedException(nameof(UpdateLedger));
+        }
+
+        return opening.Opened.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_loops);
+    }
+
+    private async Task GroupLoopAsync()
+    {
+        var maximum = Math.Max(1, _options.MaxGroup);
+        var deferred = new List<Opening>();
+        while (deferred.Count > 0 || await _queue.Reader.WaitToReadAsync())
+        {
+            var group = new List<Opening>(Math.Min(maximum, 16));
+            var devices = new HashSet<string>(StringComparer.Ordinal);
+            var waiting = deferred;
+            deferred = [];
+            foreach (var opening in waiting)
             {
-                open.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
-                var select = new NpgsqlBatchCommand(LockDeviceSql);
-                select.Parameters.Add(new NpgsqlParameter<string> { TypedValue = deviceId });
-                open.BatchCommands.Add(select);
-                await using var reader = await open.ExecuteReaderAsync(cancellationToken);
-                if (await reader.ReadAsync(cancellationToken))
-                {
-                    state = new DeviceUpdateState(
-                        reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                        reader.IsDBNull(3) ? null : reader.GetInt64(3),
-                        reader.IsDBNull(4) ? null : reader.GetString(4),
-                        DeviceStore.ReadAttempt(reader, 5));
-                }
+                (group.Count < maximum && devices.Add(opening.DeviceId) ? group : deferred).Add(opening);
             }
 
-            return new Session(connection, state);
-        }
-        catch
-        {
-            await connection.DisposeAsync(); // the pool rolls back an open transaction
-            throw;
+            while (group.Count < maximum && _queue.Reader.TryRead(out var next))
+            {
+                (devices.Add(next.DeviceId) ? group : deferred).Add(next);
+            }
+
+            // another loop may have taken what woke this one
+            if (group.Count > 0)
+            {
+                await RunGroupAsync(group);
+            }
         }
     }
 
-    private sealed class Session(NpgsqlConnection connection, DeviceUpdateState? device) : IUpdateLedgerSession
+    private async Task RunGroupAsync(List<Opening> openings)
     {
-        private readonly List<NpgsqlBatchCommand> _pending = [];
-        private bool _committed;
+        NpgsqlConnection? connection = null;
+        Group group;
+        try
+        {
+            connection = await _dataSource.OpenConnectionAsync();
+            var states = await LockAsync(connection, openings);
+            group = new Group(connection, openings.Count);
+            foreach (var opening in openings)
+            {
+                opening.Opened.TrySetResult(new Session(group, states.GetValueOrDefault(opening.DeviceId)));
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var opening in openings)
+            {
+                opening.Opened.TrySetException(e);
+            }
+
+            if (connection is not null)
+            {
+                await connection.DisposeAsync(); // the pool rolls back an open transaction
+            }
+
+            return;
+        }
+
+        await using (connection)
+        {
+            await group.AllFinished;
+            await group.EndAsync();
+        }
+    }
+
+    private static async Task<Dictionary<string, DeviceUpdateState>> LockAsync(NpgsqlConnection connection, List<Opening> openings)
+    {
+        var states = new Dictionary<string, DeviceUpdateState>(openings.Count, StringComparer.Ordinal);
+        await using var open = new NpgsqlBatch(connection);
+        open.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
+        var select = new NpgsqlBatchCommand(LockDevicesSql);
+        select.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = openings.Select(o => o.DeviceId).ToArray() });
+        open.BatchCommands.Add(select);
+        await using var reader = await open.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var state = new DeviceUpdateState(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                DeviceStore.ReadAttempt(reader, 5));
+            states[state.DeviceId] = state;
+        }
+
+        return states;
+    }
+
+    private sealed class Opening(string deviceId)
+    {
+        public string DeviceId { get; } = deviceId;
+
+        public TaskCompletionSource<IUpdateLedgerSession> Opened { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed record Save(string DeviceId, long? RolloutId, UpdateAttempt Attempt, bool StartsAttempt);
+
+    /// <summary>One transaction and the sessions in it.</summary>
+    private sealed class Group(NpgsqlConnection connection, int size)
+    {
+        private readonly TaskCompletionSource _allFinished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<Session> _committing = [];
+        private int _finished;
+        private bool _abandonedAfterWriting;
+
+        /// <summary>Serialises the sessions' own statements (counts, halts) on the shared connection.</summary>
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public NpgsqlConnection Connection { get; } = connection;
+
+        public Task AllFinished => _allFinished.Task;
+
+        public Task Committed => _committed.Task;
+
+        public void Finish(Session session, bool commit)
+        {
+            lock (_committing)
+            {
+                if (commit)
+                {
+                    _committing.Add(session);
+                }
+                else if (session.HasWritten)
+                {
+                    _abandonedAfterWriting = true;
+                }
+
+                if (++_finished == size)
+                {
+                    _allFinished.TrySetResult();
+                }
+            }
+        }
+
+        /// <summary>Writes what the committed sessions queued, in one batch with the COMMIT.</summary>
+        public async Task EndAsync()
+        {
+            try
+            {
+                if (_abandonedAfterWriting)
+                {
+                    // a session gave up after sending writes into the shared transaction: they cannot be
+                    // taken back alone, so the group is rolled back and its reports are refused
+                    await ExecuteAsync("rollback");
+                    _committed.TrySetException(new UpdateGroupAbortedException(
+                        "A concurrent update event in the same transaction failed; nothing of this report was stored."));
+                    return;
+                }
+
+                await using var batch = new NpgsqlBatch(Connection);
+                AddWrites(batch, _committing.SelectMany(s => s.History).ToList(), _committing.SelectMany(s => s.Saves).ToList());
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(_committing.Count == 0 ? "rollback" : "commit"));
+                await batch.ExecuteNonQueryAsync();
+                _committed.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                _committed.TrySetException(e);
+            }
+        }
+
+        public async Task ExecuteAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, Connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        public static void AddWrites(NpgsqlBatch batch, List<StatusEntry> history, List<Save> saves)
+        {
+            if (history.Count > 0)
+            {
+                var command = new NpgsqlBatchCommand(HistorySql);
+                command.Parameters.Add(Column(history, e => e.DeviceId));
+                command.Parameters.Add(Column(history, e => e.FirmwareVersion));
+                command.Parameters.Add(Column(history, e => e.Status.ToWire()));
+                command.Parameters.Add(Column(history, e => e.Progress));
+                command.Parameters.Add(Column(history, e => e.ErrorMessage));
+                command.Parameters.Add(Column(history, e => e.RolloutId));
+                command.Parameters.Add(Column(history, e => e.FromDevice ? "device" : "server"));
+                batch.BatchCommands.Add(command);
+            }
+
+            // one statement may touch a row once; a device has one save per group unless a session
+            // saved twice, and then the saves are sent one by one, in order
+            var distinct = saves.Select(s => s.DeviceId).Distinct(StringComparer.Ordinal).Count() == saves.Count;
+            var chunks = distinct ? new List<List<Save>> { saves } : saves.Select(s => new List<Save> { s }).ToList();
+            foreach (var chunk in chunks)
+            {
+                if (chunk.Count == 0)
+                {
+                    continue;
+                }
+
+                var attempts = new NpgsqlBatchCommand(AttemptsSql);
+                attempts.Parameters.Add(Column(chunk, s => s.DeviceId));
+                attempts.Parameters.Add(Column(chunk, s => s.RolloutId));
+                attempts.Parameters.Add(Column(chunk, s => s.Attempt.TargetVersion));
+                attempts.Parameters.Add(Column(chunk, s => s.Attempt.FromVersion));
+                attempts.Parameters.Add(Column(chunk, s => s.Attempt.Status.ToWire()));
+                attempts.Parameters.Add(Column(chunk, s => s.Attempt.Progress));
+                batch.BatchCommands.Add(attempts);
+
+                var counted = chunk.Where(s => s.RolloutId is not null).ToList();
+                if (counted.Count == 0)
+                {
+                    continue;
+                }
+
+                var outcomes = new NpgsqlBatchCommand(OutcomesSql);
+                outcomes.Parameters.Add(Column(counted, s => s.RolloutId!.Value));
+                outcomes.Parameters.Add(Column(counted, s => s.DeviceId));
+                outcomes.Parameters.Add(Column(counted, s => s.Attempt.FromVersion));
+                outcomes.Parameters.Add(Column(counted, s => s.Attempt.Status.ToWire()));
+                outcomes.Parameters.Add(Column(counted, s => s.Attempt.Progress));
+                outcomes.Parameters.Add(Column(counted, s => s.StartsAttempt ? 1 : 0));
+                batch.BatchCommands.Add(outcomes);
+            }
+        }
+
+        private static NpgsqlParameter<T[]> Column<TItem, T>(List<TItem> items, Func<TItem, T> value)
+        {
+            var values = new T[items.Count];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = value(items[i]);
+            }
+
+            return new NpgsqlParameter<T[]> { TypedValue = values };
+        }
+    }
+
+    private sealed class Session(Group group, DeviceUpdateState? device) : IUpdateLedgerSession
+    {
+        private bool _finished;
 
         public DeviceUpdateState? Device { get; } = device;
 
-        public void AppendHistory(StatusEntry entry)
-        {
-            var command = new NpgsqlBatchCommand("""
-                insert into device_update_status (device_id, firmware_version, status, progress_percent, error_message, rollout_id, source)
-                values ($1, $2, $3, $4, $5, $6, $7)
-                """);
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = entry.DeviceId });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = entry.FirmwareVersion });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = entry.Status.ToWire() });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = entry.Progress });
-            command.Parameters.Add(DeviceStore.Nullable(entry.ErrorMessage, NpgsqlDbType.Text));
-            command.Parameters.Add(DeviceStore.Nullable(entry.RolloutId, NpgsqlDbType.Bigint));
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = entry.FromDevice ? "device" : "server" });
-            _pending.Add(command);
-        }
+        public List<StatusEntry> History { get; } = [];
 
-        public void SaveAttempt(string deviceId, long? rolloutId, UpdateAttempt attempt, bool startsAttempt)
-        {
-            var device = new NpgsqlBatchCommand("""
-                update devices
-                   set update_rollout_id = $2, update_target_version = $3, update_from_version = $4,
-                       update_status = $5, update_progress = $6, update_changed_at = now()
-                 where device_id = $1
-                """);
-            device.Parameters.Add(new NpgsqlParameter<string> { TypedValue = deviceId });
-            device.Parameters.Add(DeviceStore.Nullable(rolloutId, NpgsqlDbType.Bigint));
-            device.Parameters.Add(new NpgsqlParameter<string> { TypedValue = attempt.TargetVersion });
-            device.Parameters.Add(DeviceStore.Nullable(attempt.FromVersion, NpgsqlDbType.Text));
-            device.Parameters.Add(new NpgsqlParameter<string> { TypedValue = attempt.Status.ToWire() });
-            device.Parameters.Add(new NpgsqlParameter<int> { TypedValue = attempt.Progress });
-            _pending.Add(device);
-            if (rolloutId is not { } id)
-            {
-                return;
-            }
+        public List<Save> Saves { get; } = [];
 
-            var outcome = new NpgsqlBatchCommand("""
-                insert into rollout_devices as rd (rollout_id, device_id, from_version, status, progress, attempts, updated_at)
-                values ($1, $2, $3, $4, $5, $6, now())
-                on conflict (rollout_id, device_id) do update
-                   set status = excluded.status,
-                       progress = excluded.progress,
-                       attempts = rd.attempts + excluded.attempts,
-                       from_version = coalesce(rd.from_version, excluded.from_version),
-                       updated_at = now()
-                """);
-            outcome.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
-            outcome.Parameters.Add(new NpgsqlParameter<string> { TypedValue = deviceId });
-            outcome.Parameters.Add(DeviceStore.Nullable(attempt.FromVersion, NpgsqlDbType.Text));
-            outcome.Parameters.Add(new NpgsqlParameter<string> { TypedValue = attempt.Status.ToWire() });
-            outcome.Parameters.Add(new NpgsqlParameter<int> { TypedValue = attempt.Progress });
-            outcome.Parameters.Add(new NpgsqlParameter<int> { TypedValue = startsAttempt ? 1 : 0 });
-            _pending.Add(outcome);
-        }
+        /// <summary>True once this session sent writes into the shared transaction ahead of the commit.</summary>
+        public bool HasWritten { get; private set; }
 
+        public void AppendHistory(StatusEntry entry) => History.Add(entry);
+
+        public void SaveAttempt(string deviceId, long? rolloutId, UpdateAttempt attempt, bool startsAttempt) =>
+            Saves.Add(new Save(deviceId, rolloutId, attempt, startsAttempt));
+
+        // Statements on the shared connection are never cancelled with a request: a cancelled statement
+        // aborts the transaction, and with it every other report of the group.
         public async Task<RolloutCounts> CountAsync(long rolloutId, CancellationToken cancellationToken)
         {
-            await FlushAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("""
-                select count(*) filter (where status <> 'offered')::int,
-                       count(*) filter (where status = 'failed')::int,
-                       count(*) filter (where status = 'rolled_back')::int
-                from rollout_devices where rollout_id = $1
-                """, connection);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            return new RolloutCounts(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
+            await group.Gate.WaitAsync(CancellationToken.None);
+            try
+            {
+                await FlushAsync();
+                await using var command = new NpgsqlCommand("""
+                    select count(*) filter (where status <> 'offered')::int,
+                           count(*) filter (where status = 'failed')::int,
+                           count(*) filter (where status = 'rolled_back')::int
+                    from rollout_devices where rollout_id = $1
+                    """, group.Connection);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
+                await using var reader = await command.ExecuteReaderAsync();
+                await reader.ReadAsync();
+                return new RolloutCounts(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
+            }
+            finally
+            {
+                group.Gate.Release();
+            }
         }
 
         public async Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken)
         {
-            await FlushAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("""
-                with halted as (
-                    update rollouts
-                       set is_active = false, pause_reason = $2, halted_at = now(), halt_details = $3::jsonb, updated_at = now()
-                     where id = $1 and halted_at is null
-                    returning name
-                )
-                insert into audit_log (actor, action, target, outcome, details)
-                select 'system', 'rollout.halt', name, 'halted', $3::jsonb || jsonb_build_object('reason', $2::text) from halted
-                """, connection);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = detailsJson });
-            return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            await group.Gate.WaitAsync(CancellationToken.None);
+            try
+            {
+                await FlushAsync();
+                HasWritten = true;
+                await using var command = new NpgsqlCommand("""
+                    with halted as (
+                        update rollouts
+                           set is_active = false, pause_reason = $2, halted_at = now(), halt_details = $3::jsonb, updated_at = now()
+                         where id = $1 and halted_at is null
+                        returning name
+                    )
+                    insert into audit_log (actor, action, target, outcome, details)
+                    select 'system', 'rollout.halt', name, 'halted', $3::jsonb || jsonb_build_object('reason', $2::text) from halted
+                    """, group.Connection);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = detailsJson });
+                return await command.ExecuteNonQueryAsync() == 1;
+            }
+            finally
+            {
+                group.Gate.Release();
+            }
         }
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            _pending.Add(new NpgsqlBatchCommand("commit"));
-            await FlushAsync(cancellationToken);
-            _committed = true;
+            if (_finished)
+            {
+                throw new InvalidOperationException("The update session has already ended.");
+            }
+
+            _finished = true;
+            group.Finish(this, commit: true);
+            await group.Committed;
         }
 
-        public async ValueTask DisposeAsync()
+        public ValueTask DisposeAsync()
         {
-            try
+            if (!_finished)
             {
-                if (!_committed && connection.State == System.Data.ConnectionState.Open)
-                {
-                    await using var rollback = new NpgsqlCommand("rollback", connection);
-                    await rollback.ExecuteNonQueryAsync();
-                }
+                _finished = true;
+                group.Finish(this, commit: false);
             }
-            catch (NpgsqlException)
-            {
-                // the connection is broken; closing it below discards the transaction with it
-            }
-            finally
-            {
-                await connection.DisposeAsync();
-            }
+
+            return ValueTask.CompletedTask;
         }
 
-        private async Task FlushAsync(CancellationToken cancellationToken)
+        /// <summary>Sends this session's queued writes ahead of the commit (the rollout's counts must include them).</summary>
+        private async Task FlushAsync()
         {
-            if (_pending.Count == 0)
+            if (History.Count == 0 && Saves.Count == 0)
             {
                 return;
             }
 
-            await using var batch = new NpgsqlBatch(connection);
-            foreach (var command in _pending)
-            {
-                batch.BatchCommands.Add(command);
-            }
-
-            _pending.Clear();
-            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await using var batch = new NpgsqlBatch(group.Connection);
+            Group.AddWrites(batch, History, Saves);
+            HasWritten = true;
+            await batch.ExecuteNonQueryAsync();
+            History.Clear();
+            Saves.Clear();
         }
     }
 }
+
+/// <summary>The shared transaction of a group of update events was rolled back because another event
+/// in it failed; the report was not stored and may be sent again.</summary>
+public sealed class UpdateGroupAbortedException(string message) : Exception(message);
