@@ -146,6 +146,13 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                 opening.Opened.TrySetException(e);
             }
 
+            // PostgreSQL is unreachable: what queued meanwhile would wait a connect timeout per group
+            // only to fail the same way, so it is answered now (503, the devices retry later)
+            while (IsUnreachable(e) && _queue.Reader.TryRead(out var queued))
+            {
+                queued.Opened.TrySetException(e);
+            }
+
             if (connection is not null)
             {
                 await connection.DisposeAsync(); // the pool rolls back an open transaction
@@ -160,6 +167,9 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             await group.EndAsync();
         }
     }
+
+    private static bool IsUnreachable(Exception e) =>
+        e is TimeoutException or NpgsqlException { IsTransient: true } or NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException };
 
     private static async Task<Dictionary<string, DeviceUpdateState>> LockAsync(NpgsqlConnection connection, List<Opening> openings)
     {

@@ -131,6 +131,35 @@ public sealed class UpdateLedgerTests
         Assert.That(await HistoryCountAsync("d6") + await HistoryCountAsync("d7"), Is.Zero);
     }
 
+    [Test]
+    public async Task While_the_database_cannot_be_reached_queued_events_fail_together_instead_of_one_timeout_each()
+    {
+        // a server that accepts connections and never answers: every open waits out its timeout
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start(backlog: 100);
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        await using var unreachable = Npgsql.NpgsqlDataSource.Create($"Host=127.0.0.1;Port={port};Username=x;Timeout=2;Pooling=false");
+        await using var ledger = new UpdateLedger(unreachable, new UpdateLedgerOptions { MaxGroup = 1, Groups = 1 });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var openings = Enumerable.Range(0, 10).Select(i => ledger.OpenAsync($"d{i}", CancellationToken.None)).ToList();
+        var outcomes = await Task.WhenAll(openings.Select(async o =>
+        {
+            try
+            {
+                await o.WaitAsync(TimeSpan.FromSeconds(30));
+                return null;
+            }
+            catch (Exception e)
+            {
+                return e;
+            }
+        }));
+
+        Assert.That(outcomes, Has.All.Matches<Exception?>(e => e is Npgsql.NpgsqlException or TimeoutException), "every event is refused as a database outage");
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "one connect timeout for the queue, not one per event (10 x 2 s)");
+    }
+
     /// <summary>Holds the only group loop with a session on d0, queues the two openings, then lets the
     /// loop go: the two land in one group.</summary>
     private static async Task<(IUpdateLedgerSession First, IUpdateLedgerSession Second)> OpenTogetherAsync(UpdateLedger ledger, string first, string second)
