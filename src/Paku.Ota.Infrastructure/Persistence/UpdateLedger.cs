@@ -118,9 +118,22 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             }
 
             // another loop may have taken what woke this one
-            if (group.Count > 0)
+            if (group.Count == 0)
+            {
+                continue;
+            }
+
+            try
             {
                 await RunGroupAsync(group);
+            }
+            catch (Exception e)
+            {
+                // the loop must outlive any one group, or every later report would wait forever
+                foreach (var opening in group)
+                {
+                    opening.Opened.TrySetException(e);
+                }
             }
         }
     }
