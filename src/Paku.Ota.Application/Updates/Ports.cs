@@ -30,7 +30,10 @@ public sealed record DeviceUpdateState(string DeviceId, string Model, string Cur
 public sealed record StatusEntry(string DeviceId, string FirmwareVersion, UpdateStatus Status, int Progress, string? ErrorMessage, long? RolloutId, bool FromDevice);
 
 /// <summary>Opens a unit of work over one device's update state: everything written through the
-/// session lands together at <see cref="IUpdateLedgerSession.CommitAsync"/>, or not at all.</summary>
+/// session lands together at <see cref="IUpdateLedgerSession.CommitAsync"/>, or not at all.
+/// Sessions of different devices may share one transaction (group commit): CommitAsync returns only
+/// once the writes are durable, and throws when the shared transaction failed. A session must always
+/// be disposed, committed or not.</summary>
 public interface IUpdateLedger
 {
     Task<IUpdateLedgerSession> OpenAsync(string deviceId, CancellationToken cancellationToken);
