@@ -262,7 +262,11 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                 {
                     // a session gave up after sending writes into the shared transaction: they cannot be
                     // taken back alone, so the group is rolled back and its reports are refused
-                    await ExecuteAsync("rollback");
+                    await using (var rollback = new NpgsqlCommand("rollback", Connection))
+                    {
+                        await rollback.ExecuteNonQueryAsync();
+                    }
+
                     _committed.TrySetException(new UpdateGroupAbortedException(
                         "A concurrent update event in the same transaction failed; nothing of this report was stored."));
                     return;
@@ -278,12 +282,6 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             {
                 _committed.TrySetException(e);
             }
-        }
-
-        public async Task ExecuteAsync(string sql)
-        {
-            await using var command = new NpgsqlCommand(sql, Connection);
-            await command.ExecuteNonQueryAsync();
         }
 
         public static void AddWrites(NpgsqlBatch batch, List<StatusEntry> history, List<Save> saves)
@@ -368,37 +366,24 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
         public void SaveAttempt(string deviceId, long? rolloutId, UpdateAttempt attempt, bool startsAttempt) =>
             Saves.Add(new Save(deviceId, rolloutId, attempt, startsAttempt));
 
-        // Statements on the shared connection are never cancelled with a request: a cancelled statement
-        // aborts the transaction, and with it every other report of the group.
-        public async Task<RolloutCounts> CountAsync(long rolloutId, CancellationToken cancellationToken)
-        {
-            await group.Gate.WaitAsync(CancellationToken.None);
-            try
+        public Task<RolloutCounts> CountAsync(long rolloutId, CancellationToken cancellationToken) =>
+            OnSharedConnectionAsync(async connection =>
             {
-                await FlushAsync();
                 await using var command = new NpgsqlCommand("""
                     select count(*) filter (where status <> 'offered')::int,
                            count(*) filter (where status = 'failed')::int,
                            count(*) filter (where status = 'rolled_back')::int
                     from rollout_devices where rollout_id = $1
-                    """, group.Connection);
+                    """, connection);
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
                 await using var reader = await command.ExecuteReaderAsync();
                 await reader.ReadAsync();
                 return new RolloutCounts(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
-            }
-            finally
-            {
-                group.Gate.Release();
-            }
-        }
+            });
 
-        public async Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken)
-        {
-            await group.Gate.WaitAsync(CancellationToken.None);
-            try
+        public Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken) =>
+            OnSharedConnectionAsync(async connection =>
             {
-                await FlushAsync();
                 HasWritten = true;
                 await using var command = new NpgsqlCommand("""
                     with halted as (
@@ -409,17 +394,12 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                     )
                     insert into audit_log (actor, action, target, outcome, details)
                     select 'system', 'rollout.halt', name, 'halted', $3::jsonb || jsonb_build_object('reason', $2::text) from halted
-                    """, group.Connection);
+                    """, connection);
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = detailsJson });
                 return await command.ExecuteNonQueryAsync() == 1;
-            }
-            finally
-            {
-                group.Gate.Release();
-            }
-        }
+            });
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
@@ -444,20 +424,30 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
-        /// <summary>Sends this session's queued writes ahead of the commit (the rollout's counts must include them).</summary>
-        private async Task FlushAsync()
+        /// <summary>Runs one of this session's own statements in the shared transaction, one session at a
+        /// time, after sending its queued writes (the rollout's counts must include them). Never cancelled
+        /// with the request: a cancelled statement aborts the transaction, and every report of the group.</summary>
+        private async Task<T> OnSharedConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> statement)
         {
-            if (History.Count == 0 && Saves.Count == 0)
+            await group.Gate.WaitAsync(CancellationToken.None);
+            try
             {
-                return;
-            }
+                if (History.Count > 0 || Saves.Count > 0)
+                {
+                    await using var batch = new NpgsqlBatch(group.Connection);
+                    Group.AddWrites(batch, History, Saves);
+                    HasWritten = true;
+                    await batch.ExecuteNonQueryAsync();
+                    History.Clear();
+                    Saves.Clear();
+                }
 
-            await using var batch = new NpgsqlBatch(group.Connection);
-            Group.AddWrites(batch, History, Saves);
-            HasWritten = true;
-            await batch.ExecuteNonQueryAsync();
-            History.Clear();
-            Saves.Clear();
+                return await statement(group.Connection);
+            }
+            finally
+            {
+                group.Gate.Release();
+            }
         }
     }
 }
