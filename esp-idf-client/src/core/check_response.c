@@ -355,9 +355,7 @@ paku_ota_err_t paku_ota_parse_check_response(const char *body, size_t len,
     paku_ota_err_t err = parse_root(root, out, detail);
     cJSON_Delete(root);
     if (err != PAKU_OTA_OK) {
-        paku_ota_check_response_t zero;
-        memset(&zero, 0, sizeof(zero));
-        *out = zero;
+        memset(out, 0, sizeof(*out));
     }
     return err;
 }
