@@ -426,8 +426,10 @@ const char *paku_ota_outcome_to_name(paku_ota_outcome_t outcome);
 #if defined(ESP_PLATFORM)
 /**
  * @brief  The ESP-IDF port: esp_http_client (mutual TLS with the PEMs from
- *         the configuration), esp_ota_ops on the next update partition, NVS
- *         for the resume state. Initialises NVS flash on first use.
+ *         the configuration, one kept-alive connection per call), esp_ota_ops
+ *         on the next update partition, the resume state in its own NVS
+ *         namespace of CONFIG_PAKU_OTA_NVS_PARTITION (initialised if needed,
+ *         never erased).
  * @return a static port object, never NULL.
  */
 const paku_ota_port_t *paku_ota_port_esp_idf(void);

@@ -35,7 +35,8 @@ void paku_ota_hex_encode(const uint8_t *data, size_t len, char *out);
 /** Room for a uint64_t in decimal with its terminator. */
 #define PAKU_OTA_U64_STR_SIZE 21
 /** A uint64_t in decimal, written into out (PAKU_OTA_U64_STR_SIZE bytes);
- *  returns out. The core prints 64-bit numbers through this, never %llu:
+ *  returns out. The core prints 64-bit numbers through this, never with a
+ *  64-bit printf conversion:
  *  newlib-nano (the default libc of small ESP chips) has no 64-bit printf. */
 const char *paku_ota_u64_str(uint64_t v, char *out);
 
