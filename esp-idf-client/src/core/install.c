@@ -30,7 +30,7 @@ paku_ota_err_t paku_ota_client_version_allowed(paku_ota_handle_t h, const char *
     }
     if (cmp == 0) {
         (void)snprintf(res->reason, sizeof(res->reason),
-                       "offered version %.60s equals the running version %.60s", version,
+                       "offered version %.50s equals the running version %.50s", version,
                        h->running);
         return PAKU_OTA_ERR_SAME_VERSION;
     }
