@@ -8,7 +8,8 @@ set -euo pipefail
 
 PACKAGES=(
   libmbedtls-dev
-  libcjson-dev
+  libcjson-dev                    # tests only: an independent parser of the bodies the client writes
+  libbearssl-dev                  # the BearSSL crypto backend (ESP8266) tested on the host
   libcurl4-openssl-dev
   libcmocka-dev
   openssl

@@ -115,7 +115,6 @@ INCLUDE_DIRS = [
 # Include directories of an Mbed TLS tree (3.x: include; 4.x: + TF-PSA-Crypto).
 MBEDTLS_INCLUDE_DIRS = ["include", "tf-psa-crypto/include",
                         "tf-psa-crypto/drivers/builtin/include"]
-CJSON_SYSTEM_DIR = Path("/usr/include/cjson")    # Debian libcjson-dev
 NEWLIB_SYSTEM_DIR = Path("/usr/include/newlib")  # Debian libnewlib-dev
 # Stands in for lwIP's <sys/socket.h> when the tree has no lwIP (see the file).
 GAP_HEADERS_DIR = COMPONENT_DIR / "test" / "idf_gap_headers"
@@ -326,8 +325,6 @@ def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), o
     incs += mbedtls_incs
     if not any((p / "sys/socket.h").is_file() for p in incs):
         incs.append(GAP_HEADERS_DIR)
-    bundled_cjson = comps / "json/cJSON"
-    incs.append(bundled_cjson if (bundled_cjson / "cJSON.h").is_file() else CJSON_SYSTEM_DIR)
 
     sources, unregistered = component_sources()
     cmd = flags + list(extra_flags) + defs + ["-I%s" % p for p in incs]

@@ -13,7 +13,7 @@ check computes
 
 Calls that leave the component are leaves of zero cost here: calls through
 a function pointer (the port table, the status callback) and calls into
-ESP-IDF, Mbed TLS, cJSON and the C library. What they add (esp_http_client
+ESP-IDF, Mbed TLS and the C library. What they add (esp_http_client
 and a TLS handshake above all) comes on top; the README states the task stack.
 
 Both of ESP-IDF's usual optimisation levels are measured (-Og, the default,
@@ -128,7 +128,7 @@ def report(label, frames, calls):
     for f in path:
         running += frames[f][0]
         print("  %7d  %7d  %-36s %s" % (frames[f][0], running, short(f), frames[f][2]))
-    print("  (calls through function pointers and into ESP-IDF, Mbed TLS, cJSON and libc"
+    print("  (calls through function pointers and into ESP-IDF, Mbed TLS and libc"
           " are counted as leaves)")
     if total > PATH_BUDGET:
         problems.append("deepest path %s is %d bytes > %d"

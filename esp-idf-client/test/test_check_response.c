@@ -359,6 +359,36 @@ static void random_mutations_never_crash_and_always_give_a_known_code(void **sta
     free(buf);
 }
 
+/* What System.Text.Json writes: '+' in base64 as \u002B, non-ASCII as
+ * \uXXXX (surrogate pairs above the BMP); escaped keys name the same member. */
+static void escaped_strings_are_read_as_their_characters(void **state)
+{
+    (void)state;
+    paku_ota_check_response_t r;
+    /* base64 "+/8=" is 0xfb 0xff */
+    assert_int_equal(parse(with_field("signature", "\"\\u002B\\/8=\""), &r, NULL), PAKU_OTA_OK);
+    assert_int_equal(r.signature_len, 2);
+    assert_int_equal(r.signature[0], 0xfb);
+    assert_int_equal(r.signature[1], 0xff);
+
+    assert_int_equal(parse(with_field("rollout", "\"caf\\u00e9 \\ud83d\\ude80\""), &r, NULL),
+                     PAKU_OTA_OK);
+    assert_string_equal(r.rollout, "caf\xc3\xa9 \xf0\x9f\x9a\x80");
+
+    assert_int_equal(parse("{\"update\\u005favailable\":true}", &r, NULL),
+                     PAKU_OTA_ERR_JSON_MISSING_FIELD); /* found the flag, then needs an offer */
+
+    /* A lone surrogate or U+0000 (which would cut the string short) is refused. */
+    assert_int_equal(parse(with_field("rollout", "\"a\\ud800b\""), &r, NULL),
+                     PAKU_OTA_ERR_JSON_SYNTAX);
+    assert_int_equal(parse(with_field("rollout", "\"a\\u0000b\""), &r, NULL),
+                     PAKU_OTA_ERR_JSON_SYNTAX);
+    /* The first of duplicate members counts. */
+    assert_int_equal(parse("{\"update_available\":false,\"update_available\":true}", &r, NULL),
+                     PAKU_OTA_OK);
+    assert_false(r.update_available);
+}
+
 static void null_arguments_are_refused(void **state)
 {
     (void)state;
@@ -380,6 +410,7 @@ int main(void)
         cmocka_unit_test(embedded_nul_and_deep_nesting_are_refused_before_parsing),
         cmocka_unit_test(body_is_never_read_past_its_length),
         cmocka_unit_test(random_mutations_never_crash_and_always_give_a_known_code),
+        cmocka_unit_test(escaped_strings_are_read_as_their_characters),
         cmocka_unit_test(null_arguments_are_refused),
     };
     return cmocka_run_group_tests_name("check_response", tests, NULL, NULL);

@@ -1,18 +1,24 @@
 /*
- * Parsing of GET /api/firmware/check responses with cJSON.
+ * Parsing of GET /api/firmware/check responses with the core's bounded JSON
+ * reader (json.c).
  *
  * The body comes from the network, so every field is treated as hostile:
- * types are checked, strings are length-bounded before they are copied,
- * sizes must be sane integers, the checksum must be 64 hex digits, the
- * download URL must be a relative path on the same server. Nesting is
- * limited before cJSON (which recurses) ever sees the body, so a deeply
- * nested document cannot exhaust a small task stack.
+ * the whole document is validated before any field is read, types are
+ * checked, strings are length-bounded while they are unescaped, sizes must be
+ * sane integers, the checksum must be 64 hex digits, the download URL must be
+ * a relative path on the same server. Nesting is limited up front, so a
+ * deeply nested document costs neither stack nor time.
  */
 #include <math.h>
 #include <string.h>
 
-#include "cJSON.h"
 #include "paku_ota_internal.h"
+
+/* The validated body whose members are read. */
+typedef struct {
+    const char *body;
+    size_t len;
+} doc_t;
 
 #define ALG_RSA "rsa-pkcs1v15-sha256"
 #define ALG_ECDSA "ecdsa-p256-sha256"
@@ -63,71 +69,77 @@ static bool nesting_within_limit(const char *body, size_t len)
     return true;
 }
 
-static bool is_json_space(char c)
+static paku_ota_json_value_t member(const doc_t *doc, const char *name)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    paku_ota_json_value_t v;
+    (void)paku_ota_json_member(doc->body, doc->len, name, &v);
+    return v;
 }
 
-static bool is_null_or_absent(const cJSON *item)
+static bool is_null_or_absent(const paku_ota_json_value_t *v)
 {
-    return item == NULL || cJSON_IsNull(item);
+    return v->type == PAKU_OTA_JSON_ABSENT || v->type == PAKU_OTA_JSON_NULL;
 }
 
 /* Copies an optional string field. Absent or null gives "". */
-static paku_ota_err_t optional_string(const cJSON *root, const char *name, char *out,
+static paku_ota_err_t optional_string(const doc_t *doc, const char *name, char *out,
                                       size_t out_size, const char **detail)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+    paku_ota_json_value_t item = member(doc, name);
     if (out != NULL && out_size > 0) {
         out[0] = '\0';
     }
-    if (is_null_or_absent(item)) {
+    if (is_null_or_absent(&item)) {
         return PAKU_OTA_OK;
     }
-    if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        *detail = name;
+    *detail = name;
+    if (item.type != PAKU_OTA_JSON_STRING) {
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
     if (out == NULL) {
+        *detail = NULL;
         return PAKU_OTA_OK; /* type-checked only */
     }
-    if (!paku_ota_strcpy_checked(out, out_size, item->valuestring)) {
-        *detail = name;
-        return PAKU_OTA_ERR_JSON_TOO_LONG;
+    paku_ota_err_t err = paku_ota_json_string(&item, out, out_size);
+    if (err == PAKU_OTA_OK) {
+        *detail = NULL;
     }
-    return PAKU_OTA_OK;
+    return err;
 }
 
-/* A required string: absent/null is MISSING_FIELD. */
-static paku_ota_err_t required_string(const cJSON *root, const char *name, const char **value,
-                                      const char **detail)
+/* A required string copied into out (size bytes): absent/null is
+ * MISSING_FIELD, one that does not fit JSON_TOO_LONG. */
+static paku_ota_err_t required_copy(const doc_t *doc, const char *name, char *out, size_t size,
+                                   const char **detail)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
-    if (is_null_or_absent(item)) {
-        *detail = name;
+    paku_ota_json_value_t item = member(doc, name);
+    *detail = name;
+    if (is_null_or_absent(&item)) {
         return PAKU_OTA_ERR_JSON_MISSING_FIELD;
     }
-    if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        *detail = name;
+    if (item.type != PAKU_OTA_JSON_STRING) {
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
-    *value = item->valuestring;
-    return PAKU_OTA_OK;
+    paku_ota_err_t err = paku_ota_json_string(&item, out, size);
+    if (err == PAKU_OTA_OK) {
+        *detail = NULL;
+    }
+    return err;
 }
 
-static paku_ota_err_t optional_bool(const cJSON *root, const char *name, bool *out,
+static paku_ota_err_t optional_bool(const doc_t *doc, const char *name, bool *out,
                                     const char **detail)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+    paku_ota_json_value_t item = member(doc, name);
     *out = false;
-    if (is_null_or_absent(item)) {
+    if (is_null_or_absent(&item)) {
         return PAKU_OTA_OK;
     }
-    if (!cJSON_IsBool(item)) {
+    if (item.type != PAKU_OTA_JSON_TRUE && item.type != PAKU_OTA_JSON_FALSE) {
         *detail = name;
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
-    *out = cJSON_IsTrue(item) ? true : false;
+    *out = item.type == PAKU_OTA_JSON_TRUE;
     return PAKU_OTA_OK;
 }
 
@@ -152,26 +164,10 @@ static bool is_base64_char(char c)
            c == '+' || c == '/' || c == '=';
 }
 
-/* A required string copied into out (size bytes), or the error naming it. */
-static paku_ota_err_t required_copy(const cJSON *root, const char *name, char *out, size_t size,
-                                   const char **detail)
-{
-    const char *s = NULL;
-    paku_ota_err_t err = required_string(root, name, &s, detail);
-    if (err != PAKU_OTA_OK) {
-        return err;
-    }
-    if (!paku_ota_strcpy_checked(out, size, s)) {
-        *detail = name;
-        return PAKU_OTA_ERR_JSON_TOO_LONG;
-    }
-    return PAKU_OTA_OK;
-}
-
-static paku_ota_err_t parse_identity(const cJSON *root, paku_ota_check_response_t *out,
+static paku_ota_err_t parse_identity(const doc_t *doc, paku_ota_check_response_t *out,
                                      const char **detail)
 {
-    paku_ota_err_t err = required_copy(root, "latest_version", out->latest_version,
+    paku_ota_err_t err = required_copy(doc, "latest_version", out->latest_version,
                                        sizeof(out->latest_version), detail);
     if (err != PAKU_OTA_OK) {
         return err;
@@ -180,7 +176,7 @@ static paku_ota_err_t parse_identity(const cJSON *root, paku_ota_check_response_
         *detail = "latest_version";
         return PAKU_OTA_ERR_INVALID_VERSION;
     }
-    err = required_copy(root, "download_url", out->download_url, sizeof(out->download_url),
+    err = required_copy(doc, "download_url", out->download_url, sizeof(out->download_url),
                         detail);
     if (err != PAKU_OTA_OK) {
         return err;
@@ -189,32 +185,29 @@ static paku_ota_err_t parse_identity(const cJSON *root, paku_ota_check_response_
         *detail = "download_url";
         return PAKU_OTA_ERR_BAD_URL;
     }
-    const char *s = NULL;
-    err = required_string(root, "checksum_sha256", &s, detail);
-    if (err != PAKU_OTA_OK) {
-        return err;
-    }
-    if (!paku_ota_is_sha256_hex(s)) {
+    err = required_copy(doc, "checksum_sha256", out->checksum_sha256,
+                        sizeof(out->checksum_sha256), detail);
+    if (err == PAKU_OTA_ERR_JSON_TOO_LONG ||
+        (err == PAKU_OTA_OK && !paku_ota_is_sha256_hex(out->checksum_sha256))) {
         *detail = "checksum_sha256";
         return PAKU_OTA_ERR_BAD_CHECKSUM_FORMAT;
     }
-    memcpy(out->checksum_sha256, s, PAKU_OTA_SHA256_HEX_LEN + 1);
     paku_ota_str_lower(out->checksum_sha256);
-    return PAKU_OTA_OK;
+    return err;
 }
 
-static paku_ota_err_t parse_size(const cJSON *root, paku_ota_check_response_t *out,
+static paku_ota_err_t parse_size(const doc_t *doc, paku_ota_check_response_t *out,
                                  const char **detail)
 {
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(root, "size_bytes");
+    paku_ota_json_value_t size = member(doc, "size_bytes");
     *detail = "size_bytes";
-    if (is_null_or_absent(size)) {
+    if (is_null_or_absent(&size)) {
         return PAKU_OTA_ERR_JSON_MISSING_FIELD;
     }
-    if (!cJSON_IsNumber(size)) {
+    double d = 0.0;
+    if (!paku_ota_json_number(&size, &d)) {
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
-    double d = size->valuedouble;
     if (!(d >= 1.0) || d > (double)PAKU_OTA_IMAGE_SIZE_SANITY_MAX || floor(d) != d) {
         return PAKU_OTA_ERR_BAD_SIZE;
     }
@@ -223,19 +216,23 @@ static paku_ota_err_t parse_size(const cJSON *root, paku_ota_check_response_t *o
     return PAKU_OTA_OK;
 }
 
-static paku_ota_err_t parse_algorithm(const cJSON *alg, paku_ota_check_response_t *out,
-                                      const char **detail)
+static paku_ota_err_t parse_algorithm(const paku_ota_json_value_t *alg,
+                                      paku_ota_check_response_t *out, const char **detail)
 {
     if (is_null_or_absent(alg)) {
         return PAKU_OTA_OK;
     }
     *detail = "signature_algorithm";
-    if (!cJSON_IsString(alg) || alg->valuestring == NULL) {
+    if (alg->type != PAKU_OTA_JSON_STRING) {
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
-    if (strcmp(alg->valuestring, ALG_RSA) == 0) {
+    char name[sizeof(ALG_RSA) > sizeof(ALG_ECDSA) ? sizeof(ALG_RSA) : sizeof(ALG_ECDSA)];
+    if (paku_ota_json_string(alg, name, sizeof(name)) != PAKU_OTA_OK) {
+        return PAKU_OTA_ERR_UNSUPPORTED_ALGORITHM;
+    }
+    if (strcmp(name, ALG_RSA) == 0) {
         out->signature_algorithm = PAKU_OTA_SIG_RSA_PKCS1V15_SHA256;
-    } else if (strcmp(alg->valuestring, ALG_ECDSA) == 0) {
+    } else if (strcmp(name, ALG_ECDSA) == 0) {
         out->signature_algorithm = PAKU_OTA_SIG_ECDSA_P256_SHA256;
     } else {
         return PAKU_OTA_ERR_UNSUPPORTED_ALGORITHM;
@@ -244,44 +241,57 @@ static paku_ota_err_t parse_algorithm(const cJSON *alg, paku_ota_check_response_
     return PAKU_OTA_OK;
 }
 
-static paku_ota_err_t parse_signature_value(const cJSON *sig, paku_ota_check_response_t *out,
-                                            const char **detail)
+/* Standard padded base64 only (what .NET and openssl base64 emit), decoded
+ * while it is unescaped: System.Text.Json writes '+' as \u002B. */
+static paku_ota_err_t decode_signature(const paku_ota_json_value_t *sig,
+                                       paku_ota_check_response_t *out)
+{
+    paku_ota_json_chars_t it;
+    paku_ota_base64_t b64;
+    paku_ota_json_chars_init(&it, sig);
+    paku_ota_base64_init(&b64, out->signature, sizeof(out->signature));
+    size_t n = 0;
+    for (int c = paku_ota_json_chars_next(&it); c != PAKU_OTA_JSON_CHARS_END;
+         c = paku_ota_json_chars_next(&it)) {
+        if (c < 0 || !is_base64_char((char)c) || ++n > SIGNATURE_B64_MAX) {
+            return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
+        }
+        paku_ota_base64_put(&b64, (char)c);
+    }
+    if (n == 0 || n % 4 != 0 || !paku_ota_base64_finish(&b64, &out->signature_len) ||
+        out->signature_len == 0) {
+        return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
+    }
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t parse_signature_value(const paku_ota_json_value_t *sig,
+                                            paku_ota_check_response_t *out, const char **detail)
 {
     if (is_null_or_absent(sig)) {
         return PAKU_OTA_OK;
     }
     *detail = "signature";
-    if (!cJSON_IsString(sig) || sig->valuestring == NULL) {
+    if (sig->type != PAKU_OTA_JSON_STRING) {
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
-    size_t n = paku_ota_strnlen(sig->valuestring, SIGNATURE_B64_MAX + 1);
-    /* Standard padded base64 only (what .NET and openssl base64 emit). */
-    if (n == 0 || n > SIGNATURE_B64_MAX || n % 4 != 0) {
-        return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!is_base64_char(sig->valuestring[i])) {
-            return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
-        }
-    }
-    paku_ota_err_t err = paku_ota_base64_decode(sig->valuestring, out->signature,
-                                                sizeof(out->signature), &out->signature_len);
-    if (err != PAKU_OTA_OK || out->signature_len == 0) {
+    paku_ota_err_t err = decode_signature(sig, out);
+    if (err != PAKU_OTA_OK) {
         out->signature_len = 0;
-        return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
+        return err;
     }
     *detail = NULL;
     return PAKU_OTA_OK;
 }
 
-static paku_ota_err_t parse_signature(const cJSON *root, paku_ota_check_response_t *out,
+static paku_ota_err_t parse_signature(const doc_t *doc, paku_ota_check_response_t *out,
                                       const char **detail)
 {
-    paku_ota_err_t err = parse_algorithm(
-        cJSON_GetObjectItemCaseSensitive(root, "signature_algorithm"), out, detail);
+    paku_ota_json_value_t alg = member(doc, "signature_algorithm");
+    paku_ota_err_t err = parse_algorithm(&alg, out, detail);
     if (err == PAKU_OTA_OK) {
-        err = parse_signature_value(cJSON_GetObjectItemCaseSensitive(root, "signature"), out,
-                                    detail);
+        paku_ota_json_value_t sig = member(doc, "signature");
+        err = parse_signature_value(&sig, out, detail);
     }
     if (err == PAKU_OTA_OK &&
         (out->signature_len > 0) != (out->signature_algorithm != PAKU_OTA_SIG_NONE)) {
@@ -291,74 +301,84 @@ static paku_ota_err_t parse_signature(const cJSON *root, paku_ota_check_response
     return err;
 }
 
-static paku_ota_err_t parse_offer(const cJSON *root, paku_ota_check_response_t *out,
+static paku_ota_err_t parse_offer(const doc_t *doc, paku_ota_check_response_t *out,
                                   const char **detail)
 {
-    paku_ota_err_t err = parse_identity(root, out, detail);
+    paku_ota_err_t err = parse_identity(doc, out, detail);
     if (err == PAKU_OTA_OK) {
-        err = parse_size(root, out, detail);
+        err = parse_size(doc, out, detail);
     }
     if (err == PAKU_OTA_OK) {
-        err = parse_signature(root, out, detail);
+        err = parse_signature(doc, out, detail);
     }
     if (err == PAKU_OTA_OK) {
-        err = optional_string(root, "rollout", out->rollout, sizeof(out->rollout), detail);
+        err = optional_string(doc, "rollout", out->rollout, sizeof(out->rollout), detail);
     }
     if (err == PAKU_OTA_OK) {
-        err = optional_bool(root, "is_rollback", &out->is_rollback, detail);
+        err = optional_bool(doc, "is_rollback", &out->is_rollback, detail);
     }
     return err;
 }
 
-static paku_ota_err_t parse_root(const cJSON *root, paku_ota_check_response_t *out,
+/* next_check_seconds, clamped rather than refused: an odd pace must not stop
+ * updates. */
+static paku_ota_err_t parse_next_check(const doc_t *doc, paku_ota_check_response_t *out,
+                                       const char **detail)
+{
+    paku_ota_json_value_t next = member(doc, "next_check_seconds");
+    if (is_null_or_absent(&next)) {
+        return PAKU_OTA_OK;
+    }
+    double d = 0.0;
+    if (!paku_ota_json_number(&next, &d)) {
+        *detail = "next_check_seconds";
+        return PAKU_OTA_ERR_JSON_WRONG_TYPE;
+    }
+    if (!(d >= (double)PAKU_OTA_NEXT_CHECK_MIN_S)) {
+        out->next_check_seconds = PAKU_OTA_NEXT_CHECK_MIN_S;
+    } else if (d > (double)PAKU_OTA_NEXT_CHECK_MAX_S) {
+        out->next_check_seconds = PAKU_OTA_NEXT_CHECK_MAX_S;
+    } else {
+        out->next_check_seconds = (uint32_t)d;
+    }
+    out->has_next_check = true;
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t parse_root(const doc_t *doc, paku_ota_check_response_t *out,
                                  const char **detail)
 {
-    if (!cJSON_IsObject(root)) {
+    const char *p = doc->body;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+        p++; /* the document is validated: a value follows */
+    }
+    if (*p != '{') {
         *detail = "(root)";
         return PAKU_OTA_ERR_JSON_SYNTAX;
     }
-    const cJSON *avail = cJSON_GetObjectItemCaseSensitive(root, "update_available");
-    if (avail == NULL) {
+    paku_ota_json_value_t avail = member(doc, "update_available");
+    if (avail.type == PAKU_OTA_JSON_ABSENT) {
         *detail = "update_available";
         return PAKU_OTA_ERR_JSON_MISSING_FIELD;
     }
-    if (!cJSON_IsBool(avail)) {
+    if (avail.type != PAKU_OTA_JSON_TRUE && avail.type != PAKU_OTA_JSON_FALSE) {
         *detail = "update_available";
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
-    out->update_available = cJSON_IsTrue(avail) ? true : false;
+    out->update_available = avail.type == PAKU_OTA_JSON_TRUE;
 
-    const cJSON *next = cJSON_GetObjectItemCaseSensitive(root, "next_check_seconds");
-    if (!is_null_or_absent(next)) {
-        if (!cJSON_IsNumber(next)) {
-            *detail = "next_check_seconds";
-            return PAKU_OTA_ERR_JSON_WRONG_TYPE;
-        }
-        double d = next->valuedouble;
-        /* Clamped rather than refused: an odd pace must not stop updates. */
-        if (!(d >= (double)PAKU_OTA_NEXT_CHECK_MIN_S)) {
-            out->next_check_seconds = PAKU_OTA_NEXT_CHECK_MIN_S;
-        } else if (d > (double)PAKU_OTA_NEXT_CHECK_MAX_S) {
-            out->next_check_seconds = PAKU_OTA_NEXT_CHECK_MAX_S;
-        } else {
-            out->next_check_seconds = (uint32_t)d;
-        }
-        out->has_next_check = true;
-    }
-
+    paku_ota_err_t err = parse_next_check(doc, out, detail);
     /* Informational fields: type-checked, never needed to act. */
-    paku_ota_err_t err = optional_string(root, "current_version", NULL, 0, detail);
     if (err == PAKU_OTA_OK) {
-        err = optional_string(root, "release_notes", NULL, 0, detail);
+        err = optional_string(doc, "current_version", NULL, 0, detail);
     }
-    if (err != PAKU_OTA_OK) {
+    if (err == PAKU_OTA_OK) {
+        err = optional_string(doc, "release_notes", NULL, 0, detail);
+    }
+    if (err != PAKU_OTA_OK || !out->update_available) {
         return err;
     }
-
-    if (!out->update_available) {
-        return PAKU_OTA_OK;
-    }
-    return parse_offer(root, out, detail);
+    return parse_offer(doc, out, detail);
 }
 
 paku_ota_err_t paku_ota_parse_check_response(const char *body, size_t len,
@@ -382,24 +402,12 @@ paku_ota_err_t paku_ota_parse_check_response(const char *body, size_t len,
         *detail = "(nesting)";
         return PAKU_OTA_ERR_JSON_SYNTAX;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (root == NULL) {
+    if (paku_ota_json_validate(body, len) != PAKU_OTA_OK) {
         *detail = "(body)";
         return PAKU_OTA_ERR_JSON_SYNTAX;
     }
-    if (end != NULL) {
-        /* Only whitespace may follow the document. */
-        for (const char *p = end; p < body + len; p++) {
-            if (!is_json_space(*p)) {
-                cJSON_Delete(root);
-                *detail = "(trailing data)";
-                return PAKU_OTA_ERR_JSON_SYNTAX;
-            }
-        }
-    }
-    paku_ota_err_t err = parse_root(root, out, detail);
-    cJSON_Delete(root);
+    doc_t doc = {body, len};
+    paku_ota_err_t err = parse_root(&doc, out, detail);
     if (err != PAKU_OTA_OK) {
         memset(out, 0, sizeof(*out));
     }

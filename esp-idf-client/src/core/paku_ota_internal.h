@@ -82,8 +82,61 @@ typedef struct {
 
 #define PAKU_OTA_NEXT_CHECK_MIN_S 10u
 #define PAKU_OTA_NEXT_CHECK_MAX_S (7u * 24u * 3600u)
-/** Deepest JSON nesting accepted (the contract needs 1; cJSON recurses). */
+/** Deepest JSON nesting accepted (the contract needs 1). */
 #define PAKU_OTA_JSON_MAX_DEPTH 8
+
+/* ---- JSON reader (json.c) ------------------------------------------------ */
+
+typedef enum {
+    PAKU_OTA_JSON_ABSENT = 0,
+    PAKU_OTA_JSON_NULL,
+    PAKU_OTA_JSON_FALSE,
+    PAKU_OTA_JSON_TRUE,
+    PAKU_OTA_JSON_NUMBER,
+    PAKU_OTA_JSON_STRING,
+    PAKU_OTA_JSON_OBJECT,
+    PAKU_OTA_JSON_ARRAY,
+} paku_ota_json_type_t;
+
+/** A value inside the body: for a string the text between its quotes (still
+ *  escaped), otherwise the value's whole text. */
+typedef struct {
+    paku_ota_json_type_t type;
+    const char *p;
+    size_t len;
+} paku_ota_json_value_t;
+
+/** Whether body[0..len) is exactly one JSON value (RFC 8259, nesting at most
+ *  PAKU_OTA_JSON_MAX_DEPTH, numbers of at most 40 characters), optionally
+ *  surrounded by whitespace. PAKU_OTA_ERR_JSON_SYNTAX otherwise. */
+paku_ota_err_t paku_ota_json_validate(const char *body, size_t len);
+/** The first member called name of the object obj[0..len) (validated).
+ *  false (out->type ABSENT) when there is none. */
+bool paku_ota_json_member(const char *obj, size_t len, const char *name,
+                          paku_ota_json_value_t *out);
+
+/** Iterates over the bytes a JSON string stands for. */
+typedef struct {
+    const char *p;
+    const char *end;
+    uint8_t pend[3];
+    uint8_t npend;
+    uint8_t ipend;
+} paku_ota_json_chars_t;
+
+#define PAKU_OTA_JSON_CHARS_END (-1)
+/** A lone surrogate or \u0000. */
+#define PAKU_OTA_JSON_CHARS_BAD (-2)
+
+void paku_ota_json_chars_init(paku_ota_json_chars_t *it, const paku_ota_json_value_t *v);
+/** The next byte (0..255), PAKU_OTA_JSON_CHARS_END or PAKU_OTA_JSON_CHARS_BAD. */
+int paku_ota_json_chars_next(paku_ota_json_chars_t *it);
+/** The string v unescaped into out (size bytes with the terminator):
+ *  PAKU_OTA_ERR_JSON_TOO_LONG when it does not fit, PAKU_OTA_ERR_JSON_SYNTAX
+ *  for a lone surrogate or \u0000. */
+paku_ota_err_t paku_ota_json_string(const paku_ota_json_value_t *v, char *out, size_t size);
+/** The number v as a double (overflow gives HUGE_VAL, as strtod). */
+bool paku_ota_json_number(const paku_ota_json_value_t *v, double *out);
 
 /**
  * Parse and validate a check response body. Never reads past len; the body
@@ -128,7 +181,16 @@ bool paku_ota_etag_value(const char *v, char *out, size_t out_size);
 /** Percent-encode s into out (RFC 3986 unreserved kept). */
 bool paku_ota_url_encode(const char *s, char *out, size_t out_size);
 
-/* ---- Hashing and signatures (mbedTLS) --------------------------------------- */
+/** The kinds of signing key. */
+typedef enum {
+    PAKU_OTA_KEY_RSA = 1,
+    PAKU_OTA_KEY_EC_P256,
+} paku_ota_key_kind_t;
+
+/* ---- Hashing and signatures: the crypto backend interface -------------------
+ * Implemented by image_verify.c (PSA Crypto on Mbed TLS 2.28/3.x/4.x) or by
+ * image_verify_bearssl.c (BearSSL, the ESP8266 Arduino core), chosen at build
+ * time by PAKU_OTA_CRYPTO_BEARSSL (paku_ota_crypto.h). */
 
 /** Opaque-size storage for a SHA-256 context (defined in image_verify.c). */
 typedef struct paku_ota_sha256 paku_ota_sha256_t;
@@ -144,11 +206,14 @@ typedef struct paku_ota_sigkey paku_ota_sigkey_t;
 
 /** Name of an algorithm as the server spells it ("none" for NONE). */
 const char *paku_ota_sig_alg_name(paku_ota_sig_alg_t alg);
+/** What kind of key it is (backend). */
+paku_ota_key_kind_t paku_ota_sigkey_kind(const paku_ota_sigkey_t *key);
 /** Parse a PEM public key (RSA >= 2048 bits or EC 256-bit).
  *  PAKU_OTA_ERR_CONFIG when it is not one. */
 paku_ota_err_t paku_ota_sigkey_load(const char *pem, paku_ota_sigkey_t **out);
 void paku_ota_sigkey_free(paku_ota_sigkey_t *key);
-/** Whether the key can check signatures of algorithm alg. */
+/** Whether the key can check signatures of algorithm alg (encoding.c, through
+ *  the backend's paku_ota_sigkey_kind). */
 bool paku_ota_sigkey_accepts(const paku_ota_sigkey_t *key, paku_ota_sig_alg_t alg);
 /** "RSA" or "EC P-256" (for messages). */
 const char *paku_ota_sigkey_kind_name(const paku_ota_sigkey_t *key);
@@ -161,6 +226,51 @@ paku_ota_err_t paku_ota_sigkey_verify(const paku_ota_sigkey_t *key, paku_ota_sig
 /** Decode standard base64 (padding required) into out. */
 paku_ota_err_t paku_ota_base64_decode(const char *in, uint8_t *out, size_t out_size,
                                       size_t *out_len);
+
+/* ---- Key and signature encodings (encoding.c) ------------------------------
+ * Shared by the crypto backends (image_verify.c on PSA Crypto,
+ * image_verify_bearssl.c on BearSSL): what a backend needs from a PEM public
+ * key and an openssl ECDSA signature, parsed without any crypto library. */
+
+/** An incremental base64 decoder (standard alphabet, padding required). */
+typedef struct {
+    uint8_t *out;
+    size_t cap;
+    size_t len;
+    uint32_t acc;
+    uint8_t n;   /**< characters in acc */
+    uint8_t pad; /**< '=' seen */
+    bool bad;
+} paku_ota_base64_t;
+
+void paku_ota_base64_init(paku_ota_base64_t *b, uint8_t *out, size_t cap);
+/** Feed one character (whitespace is the caller's business). */
+void paku_ota_base64_put(paku_ota_base64_t *b, char c);
+/** Whether the input was well-formed and fitted; *len the decoded size. */
+bool paku_ota_base64_finish(paku_ota_base64_t *b, size_t *len);
+
+/** A SubjectPublicKeyInfo's key: for RSA the modulus and exponent (big-endian,
+ *  leading zeros stripped) and the RSAPublicKey DER; for EC P-256 the
+ *  uncompressed point (65 bytes). Pointers into the caller's DER. */
+typedef struct {
+    paku_ota_key_kind_t kind;
+    const uint8_t *key;   /**< RSAPublicKey DER, or the EC point */
+    size_t key_len;
+    const uint8_t *n;     /**< RSA modulus */
+    size_t n_len;
+    const uint8_t *e;     /**< RSA public exponent */
+    size_t e_len;
+    size_t bits;          /**< RSA modulus bits, 256 for EC */
+} paku_ota_spki_t;
+
+/** The DER of the first "BEGIN PUBLIC KEY" block of pem, malloc'ed.
+ *  PAKU_OTA_ERR_CONFIG when there is none or it is not base64. */
+paku_ota_err_t paku_ota_pem_public_key_der(const char *pem, uint8_t **der, size_t *der_len);
+/** Parse a SubjectPublicKeyInfo (RFC 5280, RFC 3279, RFC 5480): RSA, or EC on
+ *  prime256v1 with an uncompressed point. false for anything else. */
+bool paku_ota_spki_parse(const uint8_t *der, size_t der_len, paku_ota_spki_t *out);
+/** openssl's ECDSA-Sig-Value DER SEQUENCE { r, s } as r || s (32 bytes each). */
+bool paku_ota_ecdsa_der_to_raw(const uint8_t *sig, size_t sig_len, uint8_t raw[64]);
 
 /* ---- Back-off --------------------------------------------------------------- */
 
