@@ -214,6 +214,9 @@ static paku_ota_err_t f_part_resume(void *ctx, uint64_t size, uint64_t *offset)
     } else if (*offset > f->cursor) {
         *offset = f->cursor;
     }
+    if (f->resume_align > 0) {
+        *offset -= *offset % f->resume_align;
+    }
     f->cursor = *offset;
     f->finished = false;
     return PAKU_OTA_OK;

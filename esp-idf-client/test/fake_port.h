@@ -74,6 +74,7 @@ typedef struct {
     int resume_calls;
     int finish_calls;
     uint64_t read_bytes;
+    uint64_t resume_align;     /* part_resume lowers the offset to a multiple (0: no) */
     bool fail_finish;
     bool fail_set_boot;
     uint64_t max_written;      /* highest write cursor seen */

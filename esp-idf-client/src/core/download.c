@@ -115,15 +115,23 @@ static paku_ota_err_t begin_image(dl_ctx_t *d)
     return paku_ota_sha256_start(h->sha);
 }
 
-/* Continue the partial image at *offset (port may lower it): re-hash what is
- * on flash, since the hash state of the interrupted attempt is not kept. */
-static paku_ota_err_t resume_image(dl_ctx_t *d, uint64_t wanted)
+/* Continue the partial image at wanted (the port may lower it). After a
+ * reboot the hash state of the interrupted attempt is gone: what is on flash
+ * is re-hashed. Within one call (hashed: h->sha holds exactly [0, wanted))
+ * the running hash is kept when the port continues at wanted — the only way
+ * a port without read-back (ESP8266 Updater) can resume at all. */
+static paku_ota_err_t resume_image(dl_ctx_t *d, uint64_t wanted, bool hashed)
 {
     paku_ota_handle_t h = d->h;
     uint64_t off = wanted;
     paku_ota_err_t err = h->port->part_resume(h->port->ctx, h->offer.size_bytes, &off);
     if (err != PAKU_OTA_OK || off > wanted) {
         return err != PAKU_OTA_OK ? err : PAKU_OTA_ERR_PARTITION;
+    }
+    if (hashed && off == wanted) {
+        d->since_save = 0;
+        d->res->resumed_at = off;
+        return PAKU_OTA_OK;
     }
     d->desc_checked = false;
     err = paku_ota_sha256_start(h->sha);
@@ -341,7 +349,7 @@ static paku_ota_err_t reopen_image(dl_ctx_t *d)
     if (d->must_restart || d->offset == 0) {
         err = begin_image(d);
     } else {
-        err = resume_image(d, d->offset);
+        err = resume_image(d, d->offset, true);
         if (err != PAKU_OTA_OK && !paku_ota_client_is_refusal(err)) {
             PAKU_OTA_LOGW(TAG, "cannot resume (%s); starting over", paku_ota_err_to_name(err));
             err = begin_image(d);
@@ -405,7 +413,7 @@ static paku_ota_err_t open_image(dl_ctx_t *d)
                       strcmp(st->expected_sha256, o->checksum_sha256) == 0 &&
                       st->image_size == o->size_bytes && !st->pending_confirm;
     if (same_image && st->resume_offset > 0 && st->resume_offset <= o->size_bytes) {
-        paku_ota_err_t err = resume_image(d, st->resume_offset);
+        paku_ota_err_t err = resume_image(d, st->resume_offset, false);
         if (err == PAKU_OTA_OK || paku_ota_client_is_refusal(err)) {
             return err;
         }
