@@ -46,6 +46,7 @@ COMPONENT_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = COMPONENT_DIR.parent
 SDKCONFIG_TEMPLATE = COMPONENT_DIR / "test" / "idf-sdkconfig.h.in"
 SOURCE_GLOBS = ("src/core/*.c", "src/port/esp_idf/*.c")
+ARDUINO_GENERATED_DIR = COMPONENT_DIR / "arduino" / "PakuOta" / "src" / "paku_ota"
 
 # ESP-IDF version -> the Mbed TLS release it ships (folders of platform-headers).
 MBEDTLS_FOR_IDF = {"5.0.9": "mbedtls-v3.2.1", "5.5.5": "mbedtls-v3.6.5",
@@ -257,7 +258,7 @@ def libc_flags(idf_dir, target):
                    "#define CONFIG_NEWLIB_STDIN_LINE_ENDING_CR 1"]
 
 
-def write_sdkconfig(out_dir, target, idf_version, libc_config):
+def write_sdkconfig(out_dir, target, idf_version, libc_config, paku_kconfig=True):
     t = TARGETS[target]
     text = SDKCONFIG_TEMPLATE.read_text()
     subst = {
@@ -266,7 +267,9 @@ def write_sdkconfig(out_dir, target, idf_version, libc_config):
         "IDF_FIRMWARE_CHIP_ID": str(t["chip_id"]),
         "IDF_VERSION_MAJOR": idf_version.split(".")[0],
         "LIBC_CONFIG": "\n".join(libc_config),
-        "PAKU_OTA_KCONFIG_DEFAULTS": "\n".join(kconfig_defaults(COMPONENT_DIR / "Kconfig")),
+        # arduino-esp32 builds libraries without their Kconfig: no CONFIG_PAKU_OTA_*
+        "PAKU_OTA_KCONFIG_DEFAULTS": "\n".join(kconfig_defaults(COMPONENT_DIR / "Kconfig"))
+                                     if paku_kconfig else "/* no Kconfig (Arduino library) */",
     }
     for key, value in subst.items():
         text = text.replace("@%s@" % key, value)
@@ -287,8 +290,13 @@ def component_sources():
 
 
 # ------------------------------------------------------------------ compile
-def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), out_dir=None):
-    """Everything needed to compile: (cc, flags list, sources, out_dir, info)."""
+def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), out_dir=None,
+                 arduino=False):
+    """Everything needed to compile: (cc, flags list, sources, out_dir, info).
+
+    arduino: the Arduino library's generated sources (arduino/PakuOta/src/
+    paku_ota) as arduino-esp32 compiles them: ARDUINO_ARCH_ESP32 defined, no
+    CONFIG_PAKU_OTA_* (libraries have no Kconfig there)."""
     t = TARGETS[target]
     if shutil.which(t["cc"]) is None:
         raise Skip("%s not found (apt-get install %s, or run scripts/install-host-deps.sh)"
@@ -297,7 +305,7 @@ def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), o
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="paku-idf-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     libc, libc_config = libc_flags(idf_dir, target)
-    write_sdkconfig(out_dir, target, version, libc_config)
+    write_sdkconfig(out_dir, target, version, libc_config, paku_kconfig=not arduino)
 
     base_flags, base_defs = build_cmake_flags(idf_dir)
     flags = (adapt_std(base_flags, t["cc"]) + IDF_ROOT_FLAGS[opt] + IDF_ROOT_COMMON
@@ -318,6 +326,9 @@ def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), o
 
     comps = idf_dir / "components"
     incs = [COMPONENT_DIR / "include", COMPONENT_DIR / "src/core", out_dir]
+    if arduino:
+        defs += ["-DARDUINO=10607", "-DARDUINO_ARCH_ESP32", "-DARDUINO_ESP32_DEV"]
+        incs = [ARDUINO_GENERATED_DIR, out_dir]
     for d in INCLUDE_DIRS:
         p = comps / d.format(target=target, arch=t["arch"])
         if p.is_dir() and p not in incs:
@@ -327,6 +338,11 @@ def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), o
         incs.append(GAP_HEADERS_DIR)
 
     sources, unregistered = component_sources()
+    if arduino:
+        sources, unregistered = sorted(ARDUINO_GENERATED_DIR.glob("*.c")), []
+        if not sources:
+            raise RuntimeError("no sources in %s (scripts/gen-arduino-library.py)"
+                               % ARDUINO_GENERATED_DIR)
     cmd = flags + list(extra_flags) + defs + ["-I%s" % p for p in incs]
     info = {"idf_dir": idf_dir, "mbedtls_dir": mbedtls_dir, "version": version,
             "unregistered": unregistered}
@@ -353,8 +369,9 @@ def check(args, opt):
     """Compile every source at one optimisation level; returns failures."""
     cc, flags, sources, out_dir, info = compile_plan(
         args.idf_version, args.target, args.idf_path, opt,
-        out_dir=Path(args.out) / opt if args.out else None)
-    label = "ESP-IDF v%s %s -%s" % (info["version"], args.target, opt)
+        out_dir=Path(args.out) / opt if args.out else None, arduino=args.arduino)
+    label = "ESP-IDF v%s %s -%s%s" % (info["version"], args.target, opt,
+                                      " (Arduino library)" if args.arduino else "")
     print("%s: %s, Mbed TLS from %s, %d sources" % (label, info["idf_dir"],
                                                    info["mbedtls_dir"].name, len(sources)))
     if args.verbose:
@@ -388,6 +405,8 @@ def main():
     ap.add_argument("--out", help="keep the outputs here (default: a temporary directory)")
     ap.add_argument("-j", "--jobs", type=int, default=default_jobs())
     ap.add_argument("-v", "--verbose", action="store_true", help="print the compiler command")
+    ap.add_argument("--arduino", action="store_true",
+                    help="the Arduino library's generated sources as arduino-esp32 builds them")
     args = ap.parse_args()
     try:
         failed = sum(check(args, opt) for opt in args.opt or ["Og", "Os"])

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bearssl.h>
+#include <bearssl/bearssl.h>
 
 #include "paku_ota_internal.h"
 #include "paku_ota_log.h"

@@ -12,6 +12,9 @@
  * look-ahead; the body goes straight into the client's buffer) and tested on
  * the host (test/test_port_arduino.c).
  */
+/* For cores without ESP-IDF (ESP8266); arduino-esp32 uses the ESP-IDF port. */
+#if !defined(ESP_PLATFORM)
+
 #include <stdio.h>
 #include <string.h>
 
@@ -482,3 +485,8 @@ paku_ota_err_t paku_ota_arduino_http(void *ctx, const paku_ota_http_request_t *r
     }
     return err;
 }
+
+#else
+/* ISO C wants at least one declaration in a translation unit. */
+typedef int paku_ota_http1_unused_t;
+#endif /* !ESP_PLATFORM */

@@ -15,6 +15,9 @@
  *    server sees the attempt time out. mark_invalid_and_reboot cannot undo
  *    anything and says so (PAKU_OTA_ERR_NOT_SUPPORTED).
  */
+/* For cores without ESP-IDF (ESP8266); arduino-esp32 uses the ESP-IDF port. */
+#if !defined(ESP_PLATFORM)
+
 #include <string.h>
 
 #include "paku_ota_internal.h"
@@ -275,3 +278,8 @@ const paku_ota_port_t *paku_ota_port_arduino_init(paku_ota_arduino_port_t *p,
     t->random_u32 = a_random_u32;
     return t;
 }
+
+#else
+/* ISO C wants at least one declaration in a translation unit. */
+typedef int paku_ota_port_arduino_unused_t;
+#endif /* !ESP_PLATFORM */

@@ -11,6 +11,10 @@
  * reboot starts over, while one interrupted by a dropped connection still
  * resumes (the OTA handle stays open).
  */
+/* The Arduino library compiles every source of the core for both Arduino
+ * cores; this port is for ESP-IDF underneath (ESP-IDF, arduino-esp32) only. */
+#if defined(ESP_PLATFORM)
+
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +66,10 @@ static const char *TAG = "paku_ota_port";
 
 /* The client's own namespace, in the configured partition (the application's
  * "nvs" by default), which it initialises if needed and never erases. */
+/* arduino-esp32 has no Kconfig for libraries: the Kconfig default there. */
+#if !defined(CONFIG_PAKU_OTA_NVS_PARTITION)
+#define CONFIG_PAKU_OTA_NVS_PARTITION "nvs"
+#endif
 #define NVS_PARTITION CONFIG_PAKU_OTA_NVS_PARTITION
 #define NVS_NAMESPACE "paku_ota"
 /* NVS keys: at most 15 characters. */
@@ -674,3 +682,5 @@ const paku_ota_port_t *paku_ota_port_esp_idf(void)
     }
     return &port;
 }
+
+#endif /* ESP_PLATFORM */
