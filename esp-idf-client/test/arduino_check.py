@@ -196,8 +196,12 @@ def sizes_probe(out):
     """A C file whose symbols' sizes are the structures' sizes on the target."""
     probe = out / "ram_probe.c"
     probe.write_text(
+        '#include <bearssl/bearssl.h>\n'
         '#include "client_internal.h"\n#include "paku_ota_port_arduino.h"\n'
         "char paku_size_handle[sizeof(struct paku_ota_client)];\n"
+        "char paku_size_br_ssl_client[sizeof(br_ssl_client_context)];\n"
+        "char paku_size_br_x509_minimal[sizeof(br_x509_minimal_context)];\n"
+        "char paku_size_br_sha256[sizeof(br_sha256_context)];\n"
         "char paku_size_port[sizeof(paku_ota_arduino_port_t)];\n"
         "char paku_size_loop[sizeof(paku_ota_loop_t)];\n"
         "char paku_size_config[sizeof(paku_ota_config_t)];\n")
@@ -275,9 +279,13 @@ def check_esp8266_c():
                                                                  for f in path)))
         sizes = read_sizes(out / "ram_probe.o")
         print("ESP8266 RAM of the library's C structures (bytes): handle %d, Arduino port %d, "
-              "loop state %d, core config %d; static data of all library objects %d"
-              % (sizes.get("handle", -1), sizes.get("port", -1), sizes.get("loop", -1),
-                 sizes.get("config", -1), static_ram(objs)))
+              "loop state %d, core config %d, SHA-256 context %d; static data of all "
+              "library objects %d" % (sizes.get("handle", -1), sizes.get("port", -1),
+                                      sizes.get("loop", -1), sizes.get("config", -1),
+                                      sizes.get("br_sha256", -1), static_ram(objs)))
+        print("ESP8266 BearSSL contexts the core's WiFiClientSecure allocates (bytes): "
+              "br_ssl_client_context %d, br_x509_minimal_context %d"
+              % (sizes.get("br_ssl_client", -1), sizes.get("br_x509_minimal", -1)))
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return fail(problems, "esp8266-c")

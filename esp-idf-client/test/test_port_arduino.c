@@ -282,6 +282,9 @@ static paku_ota_err_t u_finish(void *ctx)
     }
     d->running = false;
     d->armed = true;
+    /* Update.end() writes eboot's command into the first 128 bytes of RTC
+     * user memory */
+    memset(d->rtc, 0xEB, 4 * PAKU_OTA_ESP8266_RTC_FIRST_FREE_BLOCK);
     return PAKU_OTA_OK;
 }
 
@@ -291,19 +294,23 @@ static void u_abort(void *ctx)
     d->running = false;
 }
 
+/* The store as PakuOtaEsp8266.cpp binds it: RTC user memory after eboot's
+ * command. */
+#define RTC_STATE_AT (4 * PAKU_OTA_ESP8266_RTC_FIRST_FREE_BLOCK)
+
 static bool r_load(void *ctx, void *data, size_t len)
 {
     device_t *d = ctx;
-    assert_true(len <= sizeof(d->rtc));
-    memcpy(data, d->rtc, len);
+    assert_true(RTC_STATE_AT + len <= sizeof(d->rtc));
+    memcpy(data, d->rtc + RTC_STATE_AT, len);
     return true;
 }
 
 static bool r_save(void *ctx, const void *data, size_t len)
 {
     device_t *d = ctx;
-    assert_true(len <= sizeof(d->rtc) && len % 4 == 0);
-    memcpy(d->rtc, data, len);
+    assert_true(RTC_STATE_AT + len <= sizeof(d->rtc) && len % 4 == 0);
+    memcpy(d->rtc + RTC_STATE_AT, data, len);
     return true;
 }
 
@@ -345,7 +352,7 @@ static void boot(fx_t *x, const char *running)
 {
     const paku_ota_transport_t net = {&x->srv, t_connect, t_connected, t_write, t_read, t_stop};
     const paku_ota_flasher_t flash = {&x->dev, u_begin, u_write, u_finish, u_abort};
-    const paku_ota_store_t store = {&x->dev, sizeof(x->dev.rtc), r_load, r_save};
+    const paku_ota_store_t store = {&x->dev, sizeof(x->dev.rtc) - RTC_STATE_AT, r_load, r_save};
     const paku_ota_system_t sys = {&x->dev, s_millis, s_delay, s_random, s_restart};
     if (x->h != NULL) {
         paku_ota_destroy(x->h);
@@ -558,6 +565,8 @@ static void update_resumes_within_the_session_and_is_confirmed_after_the_restart
     assert_int_equal(x->srv.connects, 2);
     assert_string_equal(x->srv.last_status, "success");
 
+    /* the record fits RTC user memory after eboot's command */
+    assert_true(RTC_STATE_AT + paku_ota_port_arduino_state_size() <= 512);
     /* restart: eboot has copied the image; the RTC record says it is pending */
     x->srv.offer_version = NULL;
     boot(x, "1.1.0");

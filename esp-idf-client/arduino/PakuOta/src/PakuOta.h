@@ -68,8 +68,10 @@ struct PakuOtaConfig {
      *  the full 16 KiB receive buffer (see the README's RAM budget). */
     uint16_t tlsFragment = 1024;
     /** ESP8266: first 4-byte block of RTC user memory for the state record
-     *  (it needs paku_ota_port_arduino_state_size() bytes of the 512). */
-    uint8_t rtcBlock = 0;
+     *  (paku_ota_port_arduino_state_size() bytes, 360). Blocks 0-31 hold the
+     *  bootloader's command that arms an update, so 32..38; a lower value is
+     *  raised to 32. */
+    uint8_t rtcBlock = PAKU_OTA_ESP8266_RTC_FIRST_FREE_BLOCK;
 };
 
 class PakuOta {

@@ -3,9 +3,11 @@
  * http1.c) to the core's classes. Every decision is in that C code; this file
  * only forwards calls:
  *   transport  BearSSL::WiFiClientSecure (client certificate + key, fleet CA
- *              as the only trust anchor, small buffers with MFLN) or WiFiClient
+ *              as the only trust anchor, small buffers with MFLN), created per
+ *              call of the core and freed after it; or WiFiClient for http://
  *   flasher    Update (UpdaterClass): begin / write / end / end on abort
- *   store      RTC user memory (survives ESP.restart(), not a power cut)
+ *   store      RTC user memory after eboot's command (survives ESP.restart(),
+ *              not a power cut)
  *   system     millis, delay (lets the WiFi stack run), ESP.random, ESP.restart
  * Signatures and SHA-256 use the core's BearSSL too (image_verify_bearssl.c).
  */
@@ -29,60 +31,79 @@ uint16_t mflnSize(uint16_t want)
 }
 
 struct PakuOtaPlatform {
-    BearSSL::WiFiClientSecure tls;
+    /* The TLS client exists only while a call of the core has a connection
+     * open: with it come BearSSL's contexts, its buffers and the core's 6 KiB
+     * second stack for BearSSL (StackThunk), which an idle sketch gets back. */
+    BearSSL::WiFiClientSecure *tls = nullptr;
     WiFiClient plain;
     Client *active = nullptr;
     BearSSL::X509List *ca = nullptr;
     BearSSL::X509List *chain = nullptr;
     BearSSL::PrivateKey *key = nullptr;
+    unsigned issuerKeyType = BR_KEYTYPE_RSA;
     uint16_t fragment = 1024;
     bool mflnProbed = false;
+    bool mflnOk = false;
     uint8_t rtcBlock = 0;
     paku_ota_arduino_port_t port;
 
     ~PakuOtaPlatform()
     {
+        dropTls();
         delete ca;
         delete chain;
         delete key;
     }
 
-    /* Buffers before the first TLS connection: the small ones when the
-     * server negotiates MFLN (a separate short probe connection, once), else
-     * the 16 KiB receive buffer TLS requires. */
-    void sizeBuffers(const char *host, uint16_t port)
+    /* The PEMs parsed once (to DER in the heap). */
+    void parseCredentials(const PakuOtaConfig &cfg)
     {
-        if (mflnProbed) {
-            return;
+        if (cfg.caCertPem != nullptr) {
+            ca = new (std::nothrow) BearSSL::X509List(cfg.caCertPem);
+            /* the device certificate's issuer is the fleet CA */
+            if (ca != nullptr && ca->getCount() > 0) {
+                issuerKeyType = ca->getTrustAnchors()[0].pkey.key_type;
+            }
         }
-        mflnProbed = true;
-        if (BearSSL::WiFiClientSecure::probeMaxFragmentLength(host, port, fragment)) {
-            tls.setBufferSizes(fragment, fragment);
-        } else {
-            tls.setBufferSizes(16384, 512);
+        if (cfg.clientCertPem != nullptr && cfg.clientKeyPem != nullptr) {
+            chain = new (std::nothrow) BearSSL::X509List(cfg.clientCertPem);
+            key = new (std::nothrow) BearSSL::PrivateKey(cfg.clientKeyPem);
         }
     }
 
-    void setupTls(const PakuOtaConfig &cfg)
+    /* Buffers: the small ones when the server negotiates MFLN (probed once,
+     * on a separate short connection), else the 16 KiB receive buffer TLS
+     * otherwise requires. */
+    bool newTls(const char *host, uint16_t port)
     {
-        if (cfg.caCertPem != nullptr) {
-            ca = new BearSSL::X509List(cfg.caCertPem);
-            tls.setTrustAnchors(ca);
+        if (!mflnProbed) {
+            mflnProbed = true;
+            mflnOk = BearSSL::WiFiClientSecure::probeMaxFragmentLength(host, port, fragment);
         }
-        if (cfg.clientCertPem == nullptr || cfg.clientKeyPem == nullptr) {
-            return;
+        tls = new (std::nothrow) BearSSL::WiFiClientSecure();
+        if (tls == nullptr) {
+            return false;
         }
-        chain = new BearSSL::X509List(cfg.clientCertPem);
-        key = new BearSSL::PrivateKey(cfg.clientKeyPem);
-        if (key->isRSA()) {
-            tls.setClientRSACert(chain, key);
-        } else if (key->isEC()) {
-            /* the device certificate's issuer is the fleet CA */
-            unsigned issuer = ca != nullptr && ca->getCount() > 0
-                                  ? ca->getTrustAnchors()[0].pkey.key_type
-                                  : BR_KEYTYPE_RSA;
-            tls.setClientECCert(chain, key, BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN, issuer);
+        if (mflnOk) {
+            tls->setBufferSizes(fragment, fragment);
+        } else {
+            tls->setBufferSizes(16384, 512);
         }
+        if (ca != nullptr) {
+            tls->setTrustAnchors(ca);
+        }
+        if (chain != nullptr && key != nullptr && key->isRSA()) {
+            tls->setClientRSACert(chain, key);
+        } else if (chain != nullptr && key != nullptr && key->isEC()) {
+            tls->setClientECCert(chain, key, BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN, issuerKeyType);
+        }
+        return true;
+    }
+
+    void dropTls()
+    {
+        delete tls;
+        tls = nullptr;
     }
 };
 
@@ -96,9 +117,12 @@ PakuOtaPlatform *P(void *ctx)
 int netConnect(void *ctx, const char *host, uint16_t port, bool tls, uint32_t timeout_ms)
 {
     PakuOtaPlatform *p = P(ctx);
+    p->dropTls();
     if (tls) {
-        p->sizeBuffers(host, port);
-        p->active = &p->tls;
+        if (!p->newTls(host, port)) {
+            return -1;
+        }
+        p->active = p->tls;
     } else {
         p->active = &p->plain;
     }
@@ -145,6 +169,7 @@ void netStop(void *ctx)
         p->active->stop();
     }
     p->active = nullptr;
+    p->dropTls();
 }
 
 /* ---- flasher ---- */
@@ -225,17 +250,23 @@ const paku_ota_port_t *pakuOtaPlatformBegin(const PakuOtaConfig &cfg, paku_ota_c
         return nullptr;
     }
     p->fragment = mflnSize(cfg.tlsFragment);
-    p->rtcBlock = cfg.rtcBlock;
-    p->setupTls(cfg);
+    /* never over eboot's command: Update.end() would overwrite the record
+     * that says the new image waits for its check-in */
+    p->rtcBlock = cfg.rtcBlock < PAKU_OTA_ESP8266_RTC_FIRST_FREE_BLOCK
+                      ? PAKU_OTA_ESP8266_RTC_FIRST_FREE_BLOCK
+                      : cfg.rtcBlock;
+    p->parseCredentials(cfg);
     /* ESP8266 images carry no esp_app_desc_t; RAM is scarce: a 1 KiB buffer
-     * and a 4 KiB ceiling on the check response (it is well under 1 KiB). */
+     * and a 2 KiB ceiling on the check response (held while the TLS session
+     * is open; a signed offer with an RSA-2048 signature is under 1 KiB). */
     core.verify_app_desc = false;
     core.buffer_size = 1024;
-    core.max_response_size = 4096;
+    core.max_response_size = 2048;
     const paku_ota_transport_t net = {p, netConnect, netConnected, netWrite, netRead, netStop};
     const paku_ota_flasher_t flash = {p, flashBegin, flashWrite, flashFinish, flashAbort};
-    /* RTC user memory is 512 bytes (128 blocks of 4) */
-    size_t rtcBytes = cfg.rtcBlock < 128 ? 512u - 4u * cfg.rtcBlock : 0u;
+    size_t rtcBytes = p->rtcBlock < PAKU_OTA_ESP8266_RTC_BLOCKS
+                          ? 4u * (PAKU_OTA_ESP8266_RTC_BLOCKS - p->rtcBlock)
+                          : 0u;
     const paku_ota_store_t store = {p, rtcBytes, rtcLoad, rtcSave};
     const paku_ota_system_t sys = {p, sysMillis, sysDelay, sysRandom, sysRestart};
     return paku_ota_port_arduino_init(&p->port, &net, &flash, &store, &sys);

@@ -57,6 +57,13 @@ typedef struct {
     void (*abort)(void *ctx);
 } paku_ota_flasher_t;
 
+/** The ESP8266's RTC user memory: 512 bytes in 128 blocks of 4. Its first
+ *  128 bytes (32 blocks) hold eboot's command, which Update.end() writes to
+ *  arm the copy of a new image (cores/esp8266/eboot_command.h; Esp.cpp says
+ *  so of rtcUserMemoryWrite): the state record must start after them. */
+#define PAKU_OTA_ESP8266_RTC_BLOCKS 128u
+#define PAKU_OTA_ESP8266_RTC_FIRST_FREE_BLOCK 32u
+
 /** A small store that survives a restart (RTC user memory on the ESP8266). */
 typedef struct {
     void *ctx;
