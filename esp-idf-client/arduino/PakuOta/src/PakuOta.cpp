@@ -24,6 +24,11 @@ bool PakuOta::begin()
     if (handle_ != nullptr) {
         return true;
     }
+    if (!paku_ota_version_is_valid(cfg_.firmwareVersion)) {
+        /* neither core gives the sketch's version any other way (PakuOta.h) */
+        lastError_ = PAKU_OTA_ERR_INVALID_VERSION;
+        return false;
+    }
     paku_ota_config_default(&core_);
     core_.server_url = cfg_.serverUrl;
     core_.device_id = cfg_.deviceId;
