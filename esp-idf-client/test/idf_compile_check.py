@@ -109,8 +109,9 @@ INCLUDE_DIRS = [
     "esp-tls", "esp-tls/esp-tls-crypto", "http_parser", "esp_https_ota/include",
     "mbedtls/port/include", "mbedtls/esp_crt_bundle/include",
     "mbedtls/port/psa_driver/include",
-    "lwip/lwip/src/include/compat/posix", "lwip/lwip/src/include", "lwip/port/include",
+    "lwip/include", "lwip/lwip/src/include", "lwip/port/include",
     "lwip/port/freertos/include", "lwip/port/esp32xx/include",
+    "lwip/port/esp32xx/include/arch", "lwip/port/esp32xx/include/sys",
 ]
 # Include directories of an Mbed TLS tree (3.x: include; 4.x: + TF-PSA-Crypto).
 MBEDTLS_INCLUDE_DIRS = ["include", "tf-psa-crypto/include",
