@@ -204,26 +204,41 @@ def compiler_accepts(cc, flag):
 
 # ------------------------------------------------------------------ sdkconfig
 def kconfig_defaults(kconfig):
-    """#define lines for the first default of every option of a Kconfig file."""
+    """#define lines for what a fresh sdkconfig holds for a Kconfig file: the
+    first default of every option (conditions are not evaluated), and in a
+    choice its default option (else its first)."""
     lines, name, kind = [], None, None
+    choice, choice_default, choice_first = False, None, None
     for raw in kconfig.read_text().splitlines():
         line = raw.strip()
+        if re.match(r"(choice|endchoice|menu|endmenu|if|endif|comment|source)\b", line):
+            if line.startswith("endchoice") and (choice_default or choice_first):
+                lines.append("#define CONFIG_%s 1" % (choice_default or choice_first))
+            if line.startswith("choice") or line.startswith("endchoice"):
+                choice = line.startswith("choice")
+                choice_default = choice_first = None
+            name = None
+            continue
         m = re.match(r"(?:menu)?config\s+(\w+)$", line)
         if m:
             name, kind = m.group(1), None
-            continue
-        m = re.match(r"(bool|int|hex|string)\b", line)
-        if name and m and kind is None:
-            kind = m.group(1)
+            if choice and choice_first is None:
+                choice_first = name
             continue
         m = re.match(r"default\s+(.+?)(\s+if\s+.*)?$", line)
-        if name and kind and m:
+        if choice and name is None and m and choice_default is None:
+            choice_default = m.group(1)
+            continue
+        m2 = re.match(r"(bool|int|hex|string)\b", line)
+        if name and m2 and kind is None:
+            kind = m2.group(1)
+            continue
+        if name and kind and m and not choice:
             value = m.group(1)
-            if kind == "bool":
-                if value == "y":
-                    lines.append("#define CONFIG_%s 1" % name)
-            else:
+            if kind != "bool":
                 lines.append("#define CONFIG_%s %s" % (name, value))
+            elif value == "y":
+                lines.append("#define CONFIG_%s 1" % name)
             name = None
     return lines
 
@@ -283,8 +298,10 @@ def component_sources():
     """Sources to compile; every one must also be registered in CMakeLists.txt."""
     sources = sorted(p for g in SOURCE_GLOBS for p in COMPONENT_DIR.glob(g))
     cmake = (COMPONENT_DIR / "CMakeLists.txt").read_text()
+    def registered(rel):
+        return re.search(r"(?<![\w/.-])%s(?![\w.])" % re.escape(rel), cmake) is not None
     unregistered = [str(p.relative_to(COMPONENT_DIR)) for p in sources
-                    if str(p.relative_to(COMPONENT_DIR)) not in cmake]
+                    if not registered(str(p.relative_to(COMPONENT_DIR)))]
     return sources, unregistered
 
 
