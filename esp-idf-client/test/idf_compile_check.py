@@ -110,8 +110,9 @@ INCLUDE_DIRS = [
     "esp-tls", "esp-tls/esp-tls-crypto", "http_parser", "esp_https_ota/include",
     "mbedtls/port/include", "mbedtls/esp_crt_bundle/include",
     "mbedtls/port/psa_driver/include",
-    "lwip/lwip/src/include/compat/posix", "lwip/lwip/src/include", "lwip/port/include",
+    "lwip/include", "lwip/lwip/src/include", "lwip/port/include",
     "lwip/port/freertos/include", "lwip/port/esp32xx/include",
+    "lwip/port/esp32xx/include/arch", "lwip/port/esp32xx/include/sys",
 ]
 # Include directories of an Mbed TLS tree (3.x: include; 4.x: + TF-PSA-Crypto).
 MBEDTLS_INCLUDE_DIRS = ["include", "tf-psa-crypto/include",
@@ -203,26 +204,41 @@ def compiler_accepts(cc, flag):
 
 # ------------------------------------------------------------------ sdkconfig
 def kconfig_defaults(kconfig):
-    """#define lines for the first default of every option of a Kconfig file."""
+    """#define lines for what a fresh sdkconfig holds for a Kconfig file: the
+    first default of every option (conditions are not evaluated), and in a
+    choice its default option (else its first)."""
     lines, name, kind = [], None, None
+    choice, choice_default, choice_first = False, None, None
     for raw in kconfig.read_text().splitlines():
         line = raw.strip()
+        if re.match(r"(choice|endchoice|menu|endmenu|if|endif|comment|source)\b", line):
+            if line.startswith("endchoice") and (choice_default or choice_first):
+                lines.append("#define CONFIG_%s 1" % (choice_default or choice_first))
+            if line.startswith("choice") or line.startswith("endchoice"):
+                choice = line.startswith("choice")
+                choice_default = choice_first = None
+            name = None
+            continue
         m = re.match(r"(?:menu)?config\s+(\w+)$", line)
         if m:
             name, kind = m.group(1), None
-            continue
-        m = re.match(r"(bool|int|hex|string)\b", line)
-        if name and m and kind is None:
-            kind = m.group(1)
+            if choice and choice_first is None:
+                choice_first = name
             continue
         m = re.match(r"default\s+(.+?)(\s+if\s+.*)?$", line)
-        if name and kind and m:
+        if choice and name is None and m and choice_default is None:
+            choice_default = m.group(1)
+            continue
+        m2 = re.match(r"(bool|int|hex|string)\b", line)
+        if name and m2 and kind is None:
+            kind = m2.group(1)
+            continue
+        if name and kind and m and not choice:
             value = m.group(1)
-            if kind == "bool":
-                if value == "y":
-                    lines.append("#define CONFIG_%s 1" % name)
-            else:
+            if kind != "bool":
                 lines.append("#define CONFIG_%s %s" % (name, value))
+            elif value == "y":
+                lines.append("#define CONFIG_%s 1" % name)
             name = None
     return lines
 
@@ -258,7 +274,8 @@ def libc_flags(idf_dir, target):
                    "#define CONFIG_NEWLIB_STDIN_LINE_ENDING_CR 1"]
 
 
-def write_sdkconfig(out_dir, target, idf_version, libc_config, paku_kconfig=True):
+def write_sdkconfig(out_dir, target, idf_version, libc_config, extra_lines=(),
+                    paku_kconfig=True):
     t = TARGETS[target]
     text = SDKCONFIG_TEMPLATE.read_text()
     subst = {
@@ -276,6 +293,8 @@ def write_sdkconfig(out_dir, target, idf_version, libc_config, paku_kconfig=True
     leftover = re.findall(r"@\w+@", text)
     if leftover:
         raise RuntimeError("%s: unknown placeholders %s" % (SDKCONFIG_TEMPLATE, leftover))
+    # a project's own choices, applied last (e.g. "#undef CONFIG_X")
+    text += "".join(line + "\n" for line in extra_lines)
     (out_dir / "sdkconfig.h").write_text(text)
 
 
@@ -284,14 +303,16 @@ def component_sources():
     """Sources to compile; every one must also be registered in CMakeLists.txt."""
     sources = sorted(p for g in SOURCE_GLOBS for p in COMPONENT_DIR.glob(g))
     cmake = (COMPONENT_DIR / "CMakeLists.txt").read_text()
+    def registered(rel):
+        return re.search(r"(?<![\w/.-])%s(?![\w.])" % re.escape(rel), cmake) is not None
     unregistered = [str(p.relative_to(COMPONENT_DIR)) for p in sources
-                    if str(p.relative_to(COMPONENT_DIR)) not in cmake]
+                    if not registered(str(p.relative_to(COMPONENT_DIR)))]
     return sources, unregistered
 
 
 # ------------------------------------------------------------------ compile
 def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), out_dir=None,
-                 arduino=False):
+                 sdkconfig_lines=(), arduino=False):
     """Everything needed to compile: (cc, flags list, sources, out_dir, info).
 
     arduino: the Arduino library's generated sources (arduino/PakuOta/src/
@@ -305,7 +326,8 @@ def compile_plan(idf_version, target, idf_path=None, opt="Og", extra_flags=(), o
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="paku-idf-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     libc, libc_config = libc_flags(idf_dir, target)
-    write_sdkconfig(out_dir, target, version, libc_config, paku_kconfig=not arduino)
+    write_sdkconfig(out_dir, target, version, libc_config, sdkconfig_lines,
+                    paku_kconfig=not arduino)
 
     base_flags, base_defs = build_cmake_flags(idf_dir)
     flags = (adapt_std(base_flags, t["cc"]) + IDF_ROOT_FLAGS[opt] + IDF_ROOT_COMMON
@@ -369,7 +391,8 @@ def check(args, opt):
     """Compile every source at one optimisation level; returns failures."""
     cc, flags, sources, out_dir, info = compile_plan(
         args.idf_version, args.target, args.idf_path, opt,
-        out_dir=Path(args.out) / opt if args.out else None, arduino=args.arduino)
+        out_dir=Path(args.out) / opt if args.out else None, sdkconfig_lines=args.sdkconfig,
+        arduino=args.arduino)
     label = "ESP-IDF v%s %s -%s%s" % (info["version"], args.target, opt,
                                       " (Arduino library)" if args.arduino else "")
     print("%s: %s, Mbed TLS from %s, %d sources" % (label, info["idf_dir"],
@@ -377,6 +400,8 @@ def check(args, opt):
     if args.verbose:
         print(" ".join([cc] + flags))
     failed = warned = 0
+    if args.expect_error:
+        return expect_refusal(args, label, cc, flags, sources, out_dir)
     for rel, rc, diag in compile_all(cc, flags, sources, out_dir, args.jobs):
         print("  %-40s %s" % (rel, "FAILED" if rc else ("warnings" if diag.strip() else "ok")))
         sys.stdout.write(diag)
@@ -394,6 +419,24 @@ def check(args, opt):
     return failed
 
 
+def expect_refusal(args, label, cc, flags, sources, out_dir):
+    """A configuration the component must refuse at build time: passes (0
+    failures) only when some source fails with the expected message."""
+    results = compile_all(cc, flags, sources, out_dir, args.jobs)
+    if args.out is None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    hits = [rel for rel, rc, diag in results if rc != 0 and args.expect_error in diag]
+    if hits:
+        print("%s: refused as expected (%s): %s\n" % (label, ", ".join(map(str, hits)),
+                                                     args.expect_error))
+        return 0
+    print("%s: NOT refused with %r; sdkconfig lines %s\n" % (label, args.expect_error,
+                                                          args.sdkconfig))
+    for rel, rc, diag in results:
+        sys.stdout.write(diag)
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--idf-version", default="5.5.5", choices=sorted(MBEDTLS_FOR_IDF),
@@ -405,6 +448,10 @@ def main():
     ap.add_argument("--out", help="keep the outputs here (default: a temporary directory)")
     ap.add_argument("-j", "--jobs", type=int, default=default_jobs())
     ap.add_argument("-v", "--verbose", action="store_true", help="print the compiler command")
+    ap.add_argument("--sdkconfig", action="append", default=[], metavar="LINE",
+                    help="a line appended to sdkconfig.h (e.g. \"#undef CONFIG_X\")")
+    ap.add_argument("--expect-error", metavar="TEXT",
+                    help="pass only if the build fails with this text (a refused configuration)")
     ap.add_argument("--arduino", action="store_true",
                     help="the Arduino library's generated sources as arduino-esp32 builds them")
     args = ap.parse_args()

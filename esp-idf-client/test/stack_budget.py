@@ -17,7 +17,8 @@ ESP-IDF, Mbed TLS and the C library. What they add (esp_http_client
 and a TLS handshake above all) comes on top; the README states the task stack.
 
 Both of ESP-IDF's usual optimisation levels are measured (-Og, the default,
-and -Os); each must meet the budget.
+and -Os), on the headers of v5.5.5 (tables printed), v5.0.9 and v6.0.2 (one
+summary line each); every combination must meet the budget.
 """
 import argparse
 import re
@@ -87,29 +88,22 @@ def deepest_paths(frames, calls):
     return memo, recursive
 
 
-def measure(args, opt, out_dir):
+def measure(args, version, opt, out_dir):
     cc, flags, sources, out, info = icc.compile_plan(
-        args.idf_version, args.target, args.idf_path, opt,
-        # measure even when a warning would stop the build: that is the
-        # compile check's verdict, not this one's
-        extra_flags=["-fstack-usage", "-fcallgraph-info=su", "-Wno-error"],
-        out_dir=out_dir / opt)
+        version, args.target, args.idf_path, opt,
+        extra_flags=["-fstack-usage", "-fcallgraph-info=su"],
+        out_dir=out_dir / version / opt)
+    # measure even when a warning would stop the build: that is the compile
+    # check's verdict, not this one's
+    flags = [f for f in flags if not f.startswith("-Werror")]
     results = icc.compile_all(cc, flags, sources, out, args.jobs)
     broken = [(str(rel), diag) for rel, rc, diag in results if rc != 0]
     return info, broken, sorted(out.glob("*.ci"))
 
 
-def report(label, frames, calls):
-    """Prints the tables; returns the list of budget violations."""
+def violations(frames, memo, recursive):
     problems = []
-    memo, recursive = deepest_paths(frames, calls)
-    print("%s: top %d frames (budget %d bytes per function)" % (label, TOP_FRAMES, FRAME_BUDGET))
-    print("  %7s  %-9s %-36s %s" % ("bytes", "kind", "function", "file"))
-    ranked = sorted(frames.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    for name, (size, kind, src) in ranked[:TOP_FRAMES]:
-        flag = "  OVER" if size > FRAME_BUDGET else ""
-        print("  %7d  %-9s %-36s %s%s" % (size, kind, short(name), src, flag))
-    for name, (size, kind, src) in ranked:
+    for name, (size, kind, src) in sorted(frames.items()):
         if size > FRAME_BUDGET:
             problems.append("frame of %s (%s) is %d bytes > %d"
                             % (short(name), src, size, FRAME_BUDGET))
@@ -118,9 +112,25 @@ def report(label, frames, calls):
                             % (short(name), src))
     for name in sorted(recursive):
         problems.append("%s is recursive: its stack depth is unbounded" % short(name))
+    total, path = deepest(memo)
+    if total > PATH_BUDGET:
+        problems.append("deepest path %s is %d bytes > %d"
+                        % (" -> ".join(short(f) for f in path), total, PATH_BUDGET))
+    return problems
 
-    top = max(memo, key=lambda f: (memo[f][0], f))
-    total, path = memo[top]
+
+def deepest(memo):
+    return memo[max(memo, key=lambda f: (memo[f][0], f))]
+
+
+def print_tables(label, frames, memo):
+    print("%s: top %d frames (budget %d bytes per function)" % (label, TOP_FRAMES, FRAME_BUDGET))
+    print("  %7s  %-9s %-36s %s" % ("bytes", "kind", "function", "file"))
+    ranked = sorted(frames.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    for name, (size, kind, src) in ranked[:TOP_FRAMES]:
+        flag = "  OVER" if size > FRAME_BUDGET else ""
+        print("  %7d  %-9s %-36s %s%s" % (size, kind, short(name), src, flag))
+    total, path = deepest(memo)
     print("%s: deepest path through the component (budget %d bytes), %d bytes"
           % (label, PATH_BUDGET, total))
     print("  %7s  %7s  %-36s %s" % ("frame", "total", "function", "file"))
@@ -129,47 +139,54 @@ def report(label, frames, calls):
         running += frames[f][0]
         print("  %7d  %7d  %-36s %s" % (frames[f][0], running, short(f), frames[f][2]))
     print("  (calls through function pointers and into ESP-IDF, Mbed TLS and libc"
-          " are counted as leaves)")
-    if total > PATH_BUDGET:
-        problems.append("deepest path %s is %d bytes > %d"
-                        % (" -> ".join(short(f) for f in path), total, PATH_BUDGET))
-    return problems
+          " are counted as leaves)\n")
+
+
+def print_summary(label, frames, memo):
+    name, (size, _, _) = max(frames.items(), key=lambda kv: (kv[1][0], kv[0]))
+    print("%s: largest frame %d bytes (%s), deepest path %d bytes"
+          % (label, size, short(name), deepest(memo)[0]))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default="esp32c3", choices=sorted(icc.TARGETS))
-    ap.add_argument("--idf-version", default="5.5.5", choices=sorted(icc.MBEDTLS_FOR_IDF))
+    ap.add_argument("--idf-version", action="append", choices=sorted(icc.MBEDTLS_FOR_IDF),
+                    help="version(s) of the shared headers; tables for the first, a summary "
+                         "for the others (default: 5.5.5, 5.0.9, 6.0.2)")
     ap.add_argument("--idf-path", help="a full ESP-IDF checkout instead (e.g. \"$IDF_PATH\")")
     ap.add_argument("--opt", action="append", choices=sorted(icc.IDF_ROOT_FLAGS),
                     help="optimisation level(s) (default: -Og and -Os)")
     ap.add_argument("-j", "--jobs", type=int, default=icc.default_jobs())
     args = ap.parse_args()
+    versions = [None] if args.idf_path else args.idf_version or ["5.5.5", "5.0.9", "6.0.2"]
 
     tmp = Path(tempfile.mkdtemp(prefix="paku-stack-"))
     problems = []
     try:
-        for opt in args.opt or ["Og", "Os"]:
-            info, broken, ci_files = measure(args, opt, tmp)
-            label = "ESP-IDF v%s %s -%s" % (info["version"], args.target, opt)
-            for rel, diag in broken:
-                sys.stdout.write(diag)
-                problems.append("%s: %s does not compile, its stack is not measured"
-                                % (label, rel))
-            frames, calls = read_callgraph(ci_files)
-            problems += ["%s: %s" % (label, p) for p in report(label, frames, calls)]
-            print()
+        for i, version in enumerate(versions):
+            for opt in args.opt or ["Og", "Os"]:
+                info, broken, ci_files = measure(args, version or "", opt, tmp)
+                label = "ESP-IDF v%s %s -%s" % (info["version"], args.target, opt)
+                for rel, diag in broken:
+                    sys.stdout.write(diag)
+                    problems.append("%s: %s does not compile, its stack is not measured"
+                                    % (label, rel))
+                frames, calls = read_callgraph(ci_files)
+                memo, recursive = deepest_paths(frames, calls)
+                (print_tables if i == 0 else print_summary)(label, frames, memo)
+                problems += ["%s: %s" % (label, p) for p in violations(frames, memo, recursive)]
     except icc.Skip as e:
         print("skipped: %s" % e)
         return icc.SKIP_RC
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if problems:
-        print("stack budget exceeded:")
+        print("\nstack budget exceeded:")
         for p in problems:
             print("  - " + p)
         return 1
-    print("stack budget met: every frame <= %d bytes, deepest path <= %d bytes"
+    print("\nstack budget met: every frame <= %d bytes, deepest path <= %d bytes"
           % (FRAME_BUDGET, PATH_BUDGET))
     return 0
 

@@ -112,10 +112,6 @@ paku_ota_err_t paku_ota_client_download(paku_ota_handle_t h, paku_ota_result_t *
 paku_ota_err_t paku_ota_client_install(paku_ota_handle_t h, paku_ota_result_t *res);
 /** Whether err is a definitive refusal of the offered bytes. */
 bool paku_ota_client_is_refusal(paku_ota_err_t err);
-/** Whether h->offer may replace the running version under the downgrade
- *  rule; a reason in res when not. */
-paku_ota_err_t paku_ota_client_version_allowed(paku_ota_handle_t h, const char *version,
-                                               paku_ota_result_t *res);
 
 /* ---- confirm.c ------------------------------------------------------------ */
 

@@ -18,8 +18,9 @@ bool paku_ota_client_is_refusal(paku_ota_err_t err)
     return paku_ota_outcome_for_err(err) == PAKU_OTA_OUTCOME_REFUSED;
 }
 
-paku_ota_err_t paku_ota_client_version_allowed(paku_ota_handle_t h, const char *version,
-                                               paku_ota_result_t *res)
+/* The downgrade rule: a lower version only as a rollback the device allows. */
+static paku_ota_err_t version_allowed(paku_ota_handle_t h, const char *version,
+                                      paku_ota_result_t *res)
 {
     const paku_ota_check_response_t *o = &h->offer;
     int cmp = 0;
@@ -55,7 +56,7 @@ static void algorithm_mismatch(paku_ota_handle_t h, paku_ota_result_t *res)
 static paku_ota_err_t vet_offer(paku_ota_handle_t h, paku_ota_result_t *res)
 {
     const paku_ota_check_response_t *o = &h->offer;
-    paku_ota_err_t err = paku_ota_client_version_allowed(h, o->latest_version, res);
+    paku_ota_err_t err = version_allowed(h, o->latest_version, res);
     if (err != PAKU_OTA_OK) {
         return err;
     }

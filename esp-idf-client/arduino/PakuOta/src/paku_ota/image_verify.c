@@ -40,11 +40,9 @@ struct paku_ota_sha256 {
 
 paku_ota_sha256_t *paku_ota_sha256_new(void)
 {
-    paku_ota_sha256_t *h = calloc(1, sizeof(*h));
-    if (h != NULL) {
-        h->op = psa_hash_operation_init();
-    }
-    return h;
+    /* All-zero is a valid initial psa_hash_operation_t (as `= {0}`); assigning
+     * psa_hash_operation_init() would put a ~250-byte temporary on the stack. */
+    return calloc(1, sizeof(paku_ota_sha256_t));
 }
 
 void paku_ota_sha256_free(paku_ota_sha256_t *h)

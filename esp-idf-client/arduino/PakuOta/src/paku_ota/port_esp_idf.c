@@ -42,13 +42,17 @@
 
 /* The guarantee that an image which cannot reach the server goes back to the
  * previous one is the bootloader's app rollback. Without it, or with a
- * bootloader that marks every new image valid at start-up, the component
- * would report "confirmed" for images nothing could roll back. */
-#if !defined(CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE) && !defined(CONFIG_PAKU_OTA_ALLOW_NO_ROLLBACK)
-#error "paku_ota needs CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y (menuconfig: Bootloader config > Enable app rollback support), or CONFIG_PAKU_OTA_ALLOW_NO_ROLLBACK=y to accept updates without rollback"
+ * bootloader configuration that marks every new image valid at start-up, the
+ * component would report "confirmed" for images nothing could roll back.
+ * ESP-IDF up to v6.0 calls the switch BOOTLOADER_APP_ROLLBACK_ENABLE; later
+ * versions call it BOOTLOADER_APP_ROLLBACK and choose between confirming by
+ * the app (what this component needs) and confirming on start-up. */
+#if !defined(CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE) && !defined(CONFIG_BOOTLOADER_APP_ROLLBACK) && \
+    !defined(CONFIG_PAKU_OTA_ALLOW_NO_ROLLBACK)
+#error "paku_ota needs the bootloader's app rollback: CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y (menuconfig: Bootloader config > Enable app rollback support), or CONFIG_PAKU_OTA_ALLOW_NO_ROLLBACK=y to accept updates without rollback"
 #endif
 #if defined(CONFIG_BOOTLOADER_APP_ROLLBACK_CONFIRM_ON_STARTUP)
-#error "paku_ota confirms a new image after it checked in with the server; CONFIG_BOOTLOADER_APP_ROLLBACK_CONFIRM_ON_STARTUP marks every image valid at start-up, before that. Turn it off."
+#error "paku_ota confirms a new image after it checked in with the server; CONFIG_BOOTLOADER_APP_ROLLBACK_CONFIRM_ON_STARTUP marks every image valid at start-up, before that. Choose CONFIG_BOOTLOADER_APP_ROLLBACK_CONFIRM_BY_APP."
 #endif
 
 #if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 5, 0) ||                                        \
