@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rules of the device code that a compiler cannot see, checked in the sources:
-#  - no 64-bit printf/scanf conversions in the core or the ESP-IDF port:
+#  - no 64-bit printf/scanf conversions in the core, the ESP-IDF port or the
+#    Arduino library:
 #    newlib-nano (the default libc of the ESP32-C2 and a common size option
 #    elsewhere) has none, so "%llu" prints garbage there; use paku_ota_u64_str;
 #  - the component never erases an NVS partition: it holds the application's
@@ -10,7 +11,8 @@
 set -euo pipefail
 root="${1:?usage: check-portability.sh COMPONENT_DIR}"
 fail=0
-device_sources=("$root/src/core" "$root/src/port/esp_idf")
+device_sources=("$root/src/core" "$root/src/port/esp_idf" "$root/src/port/arduino"
+                "$root/arduino/PakuOta/src")
 if hits=$(grep -rnE '%(ll|j|q|L)[diouxX]|PRI[diouxX](64|MAX)|SCN[diouxX]64|strto(u)?ll|strtoimax|strtoumax' \
             "${device_sources[@]}" --include='*.c' --include='*.h'); then
   echo "64-bit printf/scanf in device code (use paku_ota_u64_str):"
