@@ -48,6 +48,7 @@ public static class ServiceHost
         MigrateOnStartIfAsked(app);
         LogSecurityMode(app, development);
 
+        app.UseMiddleware<AdminAuditMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
