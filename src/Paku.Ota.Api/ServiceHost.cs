@@ -54,6 +54,7 @@ public static class ServiceHost
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<RequestTextMiddleware>();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOpenApi().AllowAnonymous();
         app.MapHealthEndpoints();
