@@ -173,6 +173,12 @@ public sealed class ForwardedClientCertificateMiddleware(RequestDelegate next, I
             return next(context);
         }
 
+        if (value.Count > 1 || Uri.UnescapeDataString(value.ToString()).Split("-----BEGIN CERTIFICATE-----").Length > 2)
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "Bad request",
+                $"The request has more than one {_header} certificate; the proxy forwards exactly one client certificate.");
+        }
+
         var certificate = Parse(value.ToString());
         if (certificate is null)
         {

@@ -209,6 +209,38 @@ public sealed class DeviceMutualTlsTests
     }
 
     [Test]
+    public async Task Two_forwarded_certificates_from_the_trusted_proxy_are_refused_not_the_first_taken()
+    {
+        using var own = _server.IssueDevice("esp32_001");
+        using var other = _server.IssueDevice("esp32_002");
+        using var client = new HttpClient { BaseAddress = _server.Http };
+        var joined = new HttpRequestMessage(HttpMethod.Get, CheckUrl("esp32_001"));
+        joined.Headers.TryAddWithoutValidation("X-Client-Cert", [Uri.EscapeDataString(own.ExportCertificatePem()), Uri.EscapeDataString(other.ExportCertificatePem())]);
+
+        var oneLine = await client.SendAsync(joined);
+        var twoLines = await RawStatusAsync(_server.HttpPort,
+            $"GET {CheckUrl("esp32_001")} HTTP/1.1\r\nHost: localhost\r\n" +
+            $"X-Client-Cert: {Uri.EscapeDataString(own.ExportCertificatePem())}\r\nX-Client-Cert: {Uri.EscapeDataString(other.ExportCertificatePem())}\r\n" +
+            "Connection: close\r\n\r\n");
+
+        var problem = await oneLine.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(oneLine.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("more than one X-Client-Cert certificate"));
+        Assert.That(twoLines, Does.StartWith("HTTP/1.1 400"));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
+    }
+
+    private static async Task<string> RawStatusAsync(int port, string request)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream);
+        return await reader.ReadLineAsync() ?? "";
+    }
+
+    [Test]
     public async Task A_forwarded_certificate_header_is_ignored_from_an_untrusted_address()
     {
         await using var server = await RealServer.StartAsync(_db.ConnectionString, new Dictionary<string, string?>
