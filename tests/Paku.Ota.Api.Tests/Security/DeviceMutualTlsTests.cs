@@ -59,6 +59,22 @@ public sealed class DeviceMutualTlsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 
+    [TestCase("/api/firmware/download/9.9.9?device_model=esp32", true, HttpStatusCode.NotFound)]
+    [TestCase("/api/firmware/download/1.0.0?device_model=esp32", false, HttpStatusCode.Unauthorized)]
+    [TestCase("/api/device/esp32_001/update-status", true, HttpStatusCode.MethodNotAllowed)]
+    public async Task HEAD_over_HTTP2_gets_its_error_status_without_a_body(string path, bool withCertificate, HttpStatusCode status)
+    {
+        using var cert = _server.IssueDevice("esp32_001");
+        using var client = _server.DeviceClient(withCertificate ? cert : null);
+        var request = new HttpRequestMessage(HttpMethod.Head, path) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+        var response = await client.SendAsync(request);
+
+        Assert.That(response.Version, Is.EqualTo(HttpVersion.Version20));
+        Assert.That(response.StatusCode, Is.EqualTo(status));
+        Assert.That(await response.Content.ReadAsByteArrayAsync(), Is.Empty);
+    }
+
     [Test]
     public async Task A_blocked_device_is_refused_403_with_the_reason_whatever_its_certificate_says()
     {
