@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Paku.Ota.Infrastructure.Certificates;
 using Paku.Ota.Testing;
@@ -113,6 +114,34 @@ public sealed class DeviceMutualTlsTests
         var response = await client.GetAsync(CheckUrl("esp32_001"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [TestCase("O=Paku fleet, OU=warehouse", "has no common name (CN)")]
+    [TestCase("CN=esp32_001, CN=esp32_002", "has more than one common name (CN)")]
+    public async Task A_fleet_certificate_that_names_no_single_device_is_refused_saying_so(string subject, string reason)
+    {
+        using var cert = IssueWithSubject(subject);
+        using var client = _server.DeviceClient(cert);
+
+        var response = await client.GetAsync(CheckUrl("esp32_001"));
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("is issued by the fleet CA but " + reason));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
+    }
+
+    private X509Certificate2 IssueWithSubject(string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName(subject), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_server.FleetCa, true, false));
+        var now = DateTimeOffset.UtcNow.AddMinutes(-5);
+        using var issued = request.Create(_server.FleetCa, now, now.AddDays(10), RandomNumberGenerator.GetBytes(16).Select((b, i) => i == 0 ? (byte)(b & 0x7F) : b).ToArray());
+        return issued.CopyWithPrivateKey(key);
     }
 
     [Test]
