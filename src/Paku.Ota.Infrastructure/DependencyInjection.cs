@@ -51,6 +51,7 @@ public static class DependencyInjection
         services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
+        services.AddSingleton<Application.Devices.Blocking.IDeviceBlockStore, DeviceBlockStore>();
         services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
 
         services.AddSingleton<IReleaseStore, ReleaseStore>();
