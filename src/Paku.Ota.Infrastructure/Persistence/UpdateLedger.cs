@@ -25,9 +25,11 @@ public sealed class UpdateLedgerOptions
 /// WAL flush is shared by the group.</para>
 /// <para>A session's <see cref="IUpdateLedgerSession.CommitAsync"/> returns only after the COMMIT,
 /// so no report is acknowledged before it is durable. A device appears at most once per group (a
-/// second event for it waits for the next group, as it would have waited for the row lock). When
-/// the group's transaction fails, every session that committed into it gets the error and nothing of
-/// the group is stored.</para></summary>
+/// second event for it waits for the next group, as it would have waited for the row lock). One
+/// member cannot fail the others: when PostgreSQL refuses a session's writes, that session alone gets
+/// <see cref="UpdateRefusedException"/> and the rest of the group is committed without it. When the
+/// transaction itself is lost (the connection breaks), every session that committed into it gets the
+/// error and nothing of the group is stored.</para></summary>
 public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 {
     private const string LockDevicesSql = """
@@ -221,6 +223,7 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
         private readonly TaskCompletionSource _allFinished = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly List<Session> _committing = [];
+        private readonly Dictionary<Session, Exception> _failed = [];
         private int _finished;
         private bool _abandonedAfterWriting;
 
@@ -253,7 +256,13 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             }
         }
 
-        /// <summary>Writes what the committed sessions queued, in one batch with the COMMIT.</summary>
+        /// <summary>Whether <paramref name="session"/> was left out of the commit, and why.</summary>
+        public Exception? FailureOf(Session session) => _failed.GetValueOrDefault(session);
+
+        /// <summary>Writes what the committed sessions queued, in one batch with the COMMIT. When PostgreSQL
+        /// refuses any of it, the group goes back to the savepoint taken before the writes (its row locks
+        /// stay held) and writes each session on its own, so that only the session whose writes were
+        /// refused fails and the others are committed as decided.</summary>
         public async Task EndAsync()
         {
             try
@@ -272,16 +281,54 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                     return;
                 }
 
-                await using var batch = new NpgsqlBatch(Connection);
-                AddWrites(batch, _committing.SelectMany(s => s.History).ToList(), _committing.SelectMany(s => s.Saves).ToList());
-                batch.BatchCommands.Add(new NpgsqlBatchCommand(_committing.Count == 0 ? "rollback" : "commit"));
-                await batch.ExecuteNonQueryAsync();
+                try
+                {
+                    await using var batch = new NpgsqlBatch(Connection);
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand("savepoint group_writes"));
+                    AddWrites(batch, _committing.SelectMany(s => s.History).ToList(), _committing.SelectMany(s => s.Saves).ToList());
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand(_committing.Count == 0 ? "rollback" : "commit"));
+                    await batch.ExecuteNonQueryAsync();
+                }
+                catch (PostgresException)
+                {
+                    await ExecuteAsync("rollback to savepoint group_writes");
+                    await WriteOneByOneAsync();
+                }
+
                 _committed.TrySetResult();
             }
             catch (Exception e)
             {
                 _committed.TrySetException(e);
             }
+        }
+
+        private async Task WriteOneByOneAsync()
+        {
+            foreach (var session in _committing)
+            {
+                try
+                {
+                    await using var batch = new NpgsqlBatch(Connection);
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand("savepoint session_writes"));
+                    AddWrites(batch, session.History, session.Saves);
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand("release savepoint session_writes"));
+                    await batch.ExecuteNonQueryAsync();
+                }
+                catch (PostgresException e)
+                {
+                    await ExecuteAsync("rollback to savepoint session_writes");
+                    _failed[session] = e;
+                }
+            }
+
+            await ExecuteAsync(_failed.Count == _committing.Count ? "rollback" : "commit");
+        }
+
+        public async Task ExecuteAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, Connection);
+            await command.ExecuteNonQueryAsync();
         }
 
         public static void AddWrites(NpgsqlBatch batch, List<StatusEntry> history, List<Save> saves)
@@ -384,7 +431,6 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
         public Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken) =>
             OnSharedConnectionAsync(async connection =>
             {
-                HasWritten = true;
                 await using var command = new NpgsqlCommand("""
                     with halted as (
                         update rollouts
@@ -398,7 +444,9 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = detailsJson });
-                return await command.ExecuteNonQueryAsync() == 1;
+                var halted = await command.ExecuteNonQueryAsync() == 1;
+                HasWritten = true;
+                return halted;
             });
 
         public async Task CommitAsync(CancellationToken cancellationToken)
@@ -411,6 +459,10 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             _finished = true;
             group.Finish(this, commit: true);
             await group.Committed;
+            if (group.FailureOf(this) is { } failure)
+            {
+                throw new UpdateRefusedException("PostgreSQL refused this update event's writes; nothing of it was stored.", failure);
+            }
         }
 
         public ValueTask DisposeAsync()
@@ -432,17 +484,31 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             await group.Gate.WaitAsync(CancellationToken.None);
             try
             {
-                if (History.Count > 0 || Saves.Count > 0)
+                T result;
+                try
                 {
-                    await using var batch = new NpgsqlBatch(group.Connection);
-                    Group.AddWrites(batch, History, Saves);
-                    HasWritten = true;
-                    await batch.ExecuteNonQueryAsync();
-                    History.Clear();
-                    Saves.Clear();
+                    // under a savepoint of its own, so that what PostgreSQL refuses fails this session
+                    // alone instead of aborting the transaction the whole group shares
+                    await using (var batch = new NpgsqlBatch(group.Connection))
+                    {
+                        batch.BatchCommands.Add(new NpgsqlBatchCommand("savepoint session_statement"));
+                        Group.AddWrites(batch, History, Saves);
+                        await batch.ExecuteNonQueryAsync();
+                    }
+
+                    result = await statement(group.Connection);
+                }
+                catch (PostgresException)
+                {
+                    await group.ExecuteAsync("rollback to savepoint session_statement");
+                    throw;
                 }
 
-                return await statement(group.Connection);
+                await group.ExecuteAsync("release savepoint session_statement");
+                HasWritten |= History.Count > 0 || Saves.Count > 0;
+                History.Clear();
+                Saves.Clear();
+                return result;
             }
             finally
             {
@@ -455,3 +521,7 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 /// <summary>The shared transaction of a group of update events was rolled back because another event
 /// in it failed; the report was not stored and may be sent again.</summary>
 public sealed class UpdateGroupAbortedException(string message) : Exception(message);
+
+/// <summary>PostgreSQL refused the writes of this one update event (the others of its group were
+/// stored); retrying it unchanged will not help.</summary>
+public sealed class UpdateRefusedException(string message, Exception inner) : Exception(message, inner);
