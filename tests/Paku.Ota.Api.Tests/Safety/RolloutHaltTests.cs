@@ -84,8 +84,11 @@ public sealed class RolloutHaltTests
         Assert.That(recorder.Sum("ota.rollout.halts"), Is.EqualTo(1));
         Assert.That(recorder.Sum("ota.status.reports", ("status", "failed")), Is.EqualTo(2));
         Assert.That(recorder.Gauge("ota.rollout.failure.ratio", ("rollout", "v1.1.0-all")), Is.EqualTo(0.1).Within(1e-9));
+        Assert.That(recorder.Gauge("ota.rollouts", ("state", "halted")), Is.EqualTo(1));
+        Assert.That(recorder.Gauge("ota.rollouts", ("state", "active")), Is.Zero);
         var metrics = await _devices.GetStringAsync("/metrics");
         Assert.That(metrics, Does.Contain("ota_rollout_halts_total"));
+        Assert.That(metrics, Does.Match("ota_rollouts\\{[^}]*state=\"halted\"[^}]*\\} 1\\b"));
         Assert.That(metrics, Does.Match("ota_rollout_failure_ratio\\{[^}]*rollout=\"v1.1.0-all\"[^}]*\\} 0.1\\b"));
 
         var panel = await DashboardRowAsync("Rollout progress", "v1.1.0-all");
