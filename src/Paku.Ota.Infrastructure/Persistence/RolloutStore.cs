@@ -203,7 +203,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         public async Task SaveAsync(CancellationToken cancellationToken)
         {
             // A halt's time and details stay while the rollout is halted and go when it resumes, so that
-            // the threshold can halt it again (the ledger halts only rollouts without halted_at).
+            // the threshold can halt it again (RolloutHealthMonitor halts only rollouts that are not halted).
             await connection.ExecuteAsync(new CommandDefinition("""
                 update rollouts
                    set target_filter = @filter::jsonb,
@@ -227,6 +227,23 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                 thresholdPercent = Rollout.Threshold.Percent,
                 thresholdAttempts = Rollout.Threshold.MinimumAttempts,
             }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        public async Task SaveHaltAsync(string detailsJson, CancellationToken cancellationToken)
+        {
+            if (!Rollout.IsHalted)
+            {
+                throw new InvalidOperationException($"Rollout '{Rollout.Name}' is not halted.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition("""
+                update rollouts
+                   set is_active = false, pause_reason = @reason, halted_at = now(), halt_details = @details::jsonb, updated_at = now()
+                 where id = @id;
+                insert into audit_log (actor, action, target, outcome, details)
+                values ('system', 'rollout.halt', @name, 'halted', @details::jsonb || jsonb_build_object('reason', @reason::text));
+                """, new { id, name = Rollout.Name, reason = Rollout.PauseReason, details = detailsJson }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
         }
 

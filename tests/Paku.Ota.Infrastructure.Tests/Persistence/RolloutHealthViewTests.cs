@@ -1,7 +1,9 @@
 using Dapper;
+using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
+using Paku.Ota.Infrastructure.Persistence;
 using Paku.Ota.Testing;
 
 namespace Paku.Ota.Infrastructure.Tests.Persistence;
@@ -77,6 +79,17 @@ public sealed class RolloutHealthViewTests
         var state = await _fleet.ScalarAsync<string>("select state from rollout_health where rollout_id = @id", new { id });
 
         Assert.That(state, Is.EqualTo(restored.State.ToWire()));
+    }
+
+    [Test]
+    public async Task The_health_store_reads_the_views_figures_with_the_rollouts_threshold()
+    {
+        var id = await _fleet.AddRolloutAsync("r", "esp32", "1.1.0", "all", thresholdPercent: 7.5m, minimumAttempts: 3);
+        await AddDevicesAsync(id, "failed", "success", "offered");
+
+        var figures = (await new RolloutHealthStore(_db.DataSource).ReadAsync([id], CancellationToken.None)).Single();
+
+        Assert.That(figures, Is.EqualTo(new RolloutHealthFigures(id, "r", RolloutState.Active, new FailureThreshold(7.5m, 3), new RolloutCounts(2, 1, 0))));
     }
 
     private static UpdateStatus? Parse(string status) => UpdateStatuses.TryParse(status, out var parsed) ? parsed : null;
