@@ -213,6 +213,8 @@ start_service() {
     export Ota__RateLimit__DeviceRequestsPerWindow=1000000000
     # 64 connections downloading back to back would brush the default cap of 64 concurrent downloads
     export Ota__Downloads__MaxConcurrent=4096
+    # plain HTTP downloads without a device id all count as one client (the loopback address)
+    export Ota__Downloads__MaxPerDevice=4096
     export Ota__Database__MigrateOnStart=true
     exec dotnet Paku.Ota.Api.dll serve --contentRoot "$out/build/service"
   ) >"$out/logs/service.log" 2>&1 &

@@ -48,11 +48,13 @@ public static class ServiceHost
         MigrateOnStartIfAsked(app);
         LogSecurityMode(app, development);
 
+        app.UseMiddleware<AdminAuditMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<RequestTextMiddleware>();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOpenApi().AllowAnonymous();
         app.MapHealthEndpoints();

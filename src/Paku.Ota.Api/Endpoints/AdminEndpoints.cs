@@ -22,7 +22,7 @@ public static class AdminEndpoints
     /// <summary>Marks an endpoint as an admin write: write scope, audited under <paramref name="action"/>,
     /// and the catalog cache invalidated when it succeeded (rollouts and releases may have changed).</summary>
     public static RouteHandlerBuilder AdminWrite(this RouteHandlerBuilder endpoint, string action) =>
-        endpoint.RequireAuthorization(AdminPolicies.Write).AddEndpointFilter(new AuditFilter(action));
+        endpoint.RequireAuthorization(AdminPolicies.Write).WithMetadata(new AdminWriteMetadata(action)).AddEndpointFilter(new AuditFilter(action));
 
     private static async Task<IResult> ListAuditAsync(
         [FromQuery(Name = "limit")] int? limit,
@@ -81,7 +81,9 @@ public static class AdminEndpoints
             : null;
     }
 
-    /// <summary>Records every admin write, whether it succeeded or was refused, with the key that made it.</summary>
+    /// <summary>Records every admin write its endpoint answered, whether it succeeded or was refused, with
+    /// the key that made it and what it acted on; <see cref="AdminAuditMiddleware"/> records the writes
+    /// refused before they reached the endpoint.</summary>
     private sealed class AuditFilter(string action) : IEndpointFilter
     {
         public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -94,18 +96,8 @@ public static class AdminEndpoints
                 http.RequestServices.GetRequiredService<ICatalog>().Invalidate();
             }
 
-            var target = TargetOf(http, result);
-            var details = JsonSerializer.Serialize(new
-            {
-                method = http.Request.Method,
-                path = http.Request.Path.Value,
-                query = http.Request.QueryString.Value,
-                status,
-                detail = (result as IValueHttpResult)?.Value is Microsoft.AspNetCore.Mvc.ProblemDetails problem ? problem.Detail : null,
-            });
-            var outcome = status < 400 ? "succeeded" : $"refused ({status})";
-            await http.RequestServices.GetRequiredService<IAuditLog>()
-                .RecordAsync(http.User.Identity?.Name ?? "unknown", action, target, outcome, details, CancellationToken.None);
+            var detail = (result as IValueHttpResult)?.Value is Microsoft.AspNetCore.Mvc.ProblemDetails problem ? problem.Detail : null;
+            await AdminAuditMiddleware.RecordAsync(http, action, TargetOf(http, result), status, detail);
             return result;
         }
     }

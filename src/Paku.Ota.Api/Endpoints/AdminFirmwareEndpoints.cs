@@ -256,6 +256,11 @@ public static class AdminFirmwareEndpoints
                     return Fail("body", $"The body must be a JSON object ({Shape}), not {Kind(root.ValueKind)}.");
                 }
 
+                if (JsonText.Check(content) is { } unreadable)
+                {
+                    return new WithdrawBody(null, unreadable);
+                }
+
                 string? reason = null;
                 foreach (var property in root.EnumerateObject())
                 {

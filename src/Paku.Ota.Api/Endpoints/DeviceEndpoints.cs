@@ -54,20 +54,28 @@ public static class DeviceEndpoints
         DownloadOptions options,
         CancellationToken cancellationToken)
     {
-        if (!gate.TryEnter())
+        var deviceId = http.Items[DeviceAuthentication.DeviceIdItem] as string;
+
+        // a download without a device identity (plain HTTP in development) counts against its address
+        var holder = deviceId ?? $"address {http.Connection.RemoteIpAddress}";
+        var refusal = gate.TryEnter(holder);
+        if (refusal != DownloadGate.Refusal.None)
         {
             http.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy",
-                detail: $"Too many firmware downloads are in progress; retry in {options.RetryAfterSeconds} seconds.");
+            return refusal == DownloadGate.Refusal.DeviceBusy
+                ? Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many downloads",
+                    detail: $"{(deviceId is null ? "This client" : $"Device '{deviceId}'")} already has {options.MaxPerDevice} firmware downloads " +
+                            $"in progress (Ota:Downloads:MaxPerDevice); finish or close one, or retry in {options.RetryAfterSeconds} seconds.")
+                : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Busy",
+                    detail: $"Too many firmware downloads are in progress; retry in {options.RetryAfterSeconds} seconds.");
         }
 
         try
         {
-            var deviceId = http.Items[DeviceAuthentication.DeviceIdItem] as string;
             var result = await mediator.Send(new GetFirmwareBinary(version, deviceModel, deviceId), cancellationToken);
             if (!result.IsSuccess)
             {
-                gate.Exit();
+                gate.Exit(holder);
                 return result.Error!.ToProblem();
             }
 
@@ -78,11 +86,11 @@ public static class DeviceEndpoints
                 "application/octet-stream",
                 fileDownloadName: $"{binary.Model}-{binary.Version}.bin",
                 enableRangeProcessing: true,
-                entityTag: new EntityTagHeaderValue($"\"{binary.ChecksumSha256}\"")));
+                entityTag: new EntityTagHeaderValue($"\"{binary.ChecksumSha256}\"")), holder);
         }
         catch
         {
-            gate.Exit();
+            gate.Exit(holder);
             throw;
         }
     }

@@ -7,7 +7,9 @@ public static class ApiServices
 {
     public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddProblemDetails();
+        // every problem+json, whoever writes it, leaves its detail for the audit of a refused admin write
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = problem =>
+            problem.HttpContext.Items[AdminAuditMiddleware.ProblemDetailItem] = problem.ProblemDetails.Detail);
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<JsonOptions>(options =>
         {

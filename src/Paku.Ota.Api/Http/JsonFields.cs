@@ -76,6 +76,11 @@ public sealed class JsonFields
             return Application.Common.Error.Validation("body", $"The request body must be a JSON object, not {Describe(root)}.");
         }
 
+        if (JsonText.Check(body.Span) is { } unreadable)
+        {
+            return unreadable;
+        }
+
         return new JsonFields(root, "", nullIsAbsent, new Dictionary<string, List<string>>(StringComparer.Ordinal));
     }
 

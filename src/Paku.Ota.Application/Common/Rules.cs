@@ -1,5 +1,6 @@
 using FluentValidation;
 using Paku.Ota.Domain.Devices;
+using Paku.Ota.Domain.Text;
 using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Application.Common;
@@ -29,6 +30,26 @@ public static class Rules
             else if (!FirmwareVersion.TryParse(value, out _, out var error))
             {
                 context.AddFailure(field, $"{field}: {error}");
+            }
+        });
+
+    /// <summary>Free text that is stored (notes, reasons, error messages): optional, at most
+    /// <paramref name="maxLength"/> characters, and text PostgreSQL can store (<see cref="StorableText"/>).</summary>
+    public static IRuleBuilderOptionsConditions<T, string?> TextField<T>(this IRuleBuilder<T, string?> rule, string field, int maxLength) =>
+        rule.Custom((value, context) =>
+        {
+            if (value is null)
+            {
+                return;
+            }
+
+            if (value.Length > maxLength)
+            {
+                context.AddFailure(field, $"{field} is {value.Length} characters long; at most {maxLength} are allowed.");
+            }
+            else if (!StorableText.IsValid(value, out var error))
+            {
+                context.AddFailure(field, $"{field} {error}.");
             }
         });
 

@@ -1,10 +1,16 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Dapper;
 using Npgsql;
 using Paku.Ota.Application.Audit;
+using Paku.Ota.Domain.Text;
 
 namespace Paku.Ota.Infrastructure.Persistence;
 
-public sealed class AuditStore(NpgsqlDataSource dataSource) : IAuditLog
+/// <summary>The audit log. What it records is often hostile input being refused, so every text is
+/// made storable on the way in (<see cref="StorableText.Printable"/>): recording a refusal never fails
+/// because of what was refused.</summary>
+public sealed partial class AuditStore(NpgsqlDataSource dataSource) : IAuditLog
 {
     public async Task RecordAsync(string actor, string action, string? target, string outcome, string? detailsJson, CancellationToken cancellationToken)
     {
@@ -12,8 +18,29 @@ public sealed class AuditStore(NpgsqlDataSource dataSource) : IAuditLog
         await connection.ExecuteAsync(new CommandDefinition("""
             insert into audit_log (actor, action, target, outcome, details)
             values (@actor, @action, @target, @outcome, @details::jsonb)
-            """, new { actor, action, target, outcome, details = detailsJson }, cancellationToken: cancellationToken));
+            """,
+            new
+            {
+                actor = StorableText.Printable(actor),
+                action = StorableText.Printable(action),
+                target = StorableText.Printable(target),
+                outcome = StorableText.Printable(outcome),
+                details = StorableJson(detailsJson),
+            },
+            cancellationToken: cancellationToken));
     }
+
+    /// <summary>Details as given, unless jsonb would refuse them: it cannot hold <c>\u0000</c> nor a
+    /// <c>\uD800</c>-style escape without its pair, and no text holds U+0000 or a lone surrogate. Then the
+    /// JSON is kept as printable text under <c>details_text</c>, so the entry is recorded all the same.</summary>
+    internal static string? StorableJson(string? json) =>
+        json is null || (!UnstorableEscape().IsMatch(json) && StorableText.IndexOfUnstorable(json) < 0)
+            ? json
+            : new JsonObject { ["details_text"] = StorableText.Printable(json) }.ToJsonString();
+
+    // an escape is a backslash not itself escaped: preceded by an even number of backslashes
+    [GeneratedRegex(@"(?<!\\)(?:\\\\)*(?:\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")]
+    private static partial Regex UnstorableEscape();
 
     public async Task<IReadOnlyList<AuditEntry>> ListAsync(int limit, long? beforeId, string? action, CancellationToken cancellationToken)
     {

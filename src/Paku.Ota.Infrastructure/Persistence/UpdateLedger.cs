@@ -269,7 +269,7 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                     batch.BatchCommands.Add(new NpgsqlBatchCommand(_committing.Count == 0 ? "rollback" : "commit"));
                     await batch.ExecuteNonQueryAsync();
                 }
-                catch (PostgresException)
+                catch (PostgresException e) when (RefusesOnlyItsData(e))
                 {
                     await ExecuteAsync("rollback to savepoint group_writes");
                     await WriteOneByOneAsync();
@@ -295,7 +295,7 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                     batch.BatchCommands.Add(new NpgsqlBatchCommand("release savepoint session_writes"));
                     await batch.ExecuteNonQueryAsync();
                 }
-                catch (PostgresException e)
+                catch (PostgresException e) when (RefusesOnlyItsData(e))
                 {
                     await ExecuteAsync("rollback to savepoint session_writes");
                     _failed[session] = e;
@@ -304,6 +304,11 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 
             await ExecuteAsync(_failed.Count == _committing.Count ? "rollback" : "commit");
         }
+
+        /// <summary>Whether PostgreSQL refused what was written (a value it cannot store, a broken
+        /// constraint: SQLSTATE classes 22 and 23), so that the same writes would fail again and the
+        /// others' need not. Anything else (the server going away, a lost connection) fails the group.</summary>
+        public static bool RefusesOnlyItsData(PostgresException e) => e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState.StartsWith("23", StringComparison.Ordinal);
 
         public async Task ExecuteAsync(string sql)
         {

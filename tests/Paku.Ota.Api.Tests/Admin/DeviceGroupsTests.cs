@@ -227,7 +227,7 @@ public sealed class DeviceGroupsTests
     }
 
     [Test]
-    public async Task Setting_groups_needs_write_scope_and_is_audited()
+    public async Task Setting_groups_needs_write_scope_and_every_attempt_is_audited()
     {
         var withReadKey = await PutAsync("/api/admin/devices/esp32_001/groups", """{"groups": ["a"]}""", write: false);
         var single = await PutAsync("/api/admin/devices/esp32_001/groups", """{"groups": ["a"]}""");
@@ -244,6 +244,7 @@ public sealed class DeviceGroupsTests
         {
             ("device.groups.set_many", (string?)null, "succeeded"),
             ("device.groups.set", "esp32_001", "succeeded"),
+            ("device.groups.set", "esp32_001", "refused (403)"),
         }));
     }
 }

@@ -259,7 +259,7 @@ public sealed class FirmwareReleasesTests
     }
 
     [Test]
-    public async Task Withdrawing_needs_the_write_key_and_is_audited()
+    public async Task Withdrawing_needs_the_write_key_and_every_attempt_is_audited()
     {
         await UploadAllAsync("esp32", "1.2.0");
         using var anonymous = _factory.CreateClient();
@@ -273,10 +273,17 @@ public sealed class FirmwareReleasesTests
 
         await admin.PostAsJsonAsync($"{Releases}/esp32/1.2.0/withdraw", new { reason = "bad" });
         var audit = await reader.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=firmware.withdraw");
-        var entry = audit.GetProperty("entries").EnumerateArray().Single();
-        Assert.That(entry.GetProperty("outcome").GetString(), Is.EqualTo("succeeded"));
-        Assert.That(entry.GetProperty("actor").GetString(), Is.EqualTo("test-writer"));
+        var entries = audit.GetProperty("entries").EnumerateArray()
+            .Select(e => (Actor: e.GetProperty("actor").GetString(), Outcome: e.GetProperty("outcome").GetString())).ToList();
+        Assert.That(entries, Is.EqualTo(new[]
+        {
+            ("test-writer", "succeeded"),
+            ("test-reader", "refused (403)"),
+            ("unauthenticated", "refused (401)"),
+        }), "newest first; a refused attempt names its key when it had one");
+        var entry = audit.GetProperty("entries")[0];
         Assert.That(entry.GetProperty("details").GetProperty("path").GetString(), Is.EqualTo("/api/admin/firmware/releases/esp32/1.2.0/withdraw"));
+        Assert.That(audit.GetProperty("entries")[1].GetProperty("details").GetProperty("detail").GetString(), Does.Contain("needs a key with write scope"));
     }
 
     [TestCase("text/plain", "please withdraw", "body", "must be JSON")]

@@ -30,8 +30,6 @@ public sealed class ReportUpdateStatusValidator : AbstractValidator<ReportUpdate
         RuleFor(c => c.ProgressPercent)
             .InclusiveBetween(0, 100).OverridePropertyName("progress_percent")
             .WithMessage(c => $"progress_percent must be from 0 to 100, not {c.ProgressPercent}.");
-        RuleFor(c => c.ErrorMessage)
-            .MaximumLength(MaxErrorMessageLength).OverridePropertyName("error_message")
-            .WithMessage($"error_message is longer than {MaxErrorMessageLength} characters.");
+        RuleFor(c => c.ErrorMessage).TextField("error_message", MaxErrorMessageLength);
     }
 }

@@ -12,10 +12,8 @@ public sealed class UploadReleaseValidator : AbstractValidator<UploadRelease>
         RuleFor(c => c.Version).VersionField("version");
         RuleFor(c => c.DeviceModel).DeviceModelField("device_model");
         RuleFor(c => c.MinVersion).VersionField("min_version").When(c => !string.IsNullOrEmpty(c.MinVersion));
-        RuleFor(c => c.Changelog).MaximumLength(MaxTextLength).OverridePropertyName("changelog")
-            .WithMessage(c => $"changelog is {c.Changelog!.Length} characters long; at most {MaxTextLength} are allowed.");
-        RuleFor(c => c.ReleaseNotes).MaximumLength(MaxTextLength).OverridePropertyName("release_notes")
-            .WithMessage(c => $"release_notes is {c.ReleaseNotes!.Length} characters long; at most {MaxTextLength} are allowed.");
+        RuleFor(c => c.Changelog).TextField("changelog", MaxTextLength);
+        RuleFor(c => c.ReleaseNotes).TextField("release_notes", MaxTextLength);
         RuleFor(c => c.IsSigned).Must(flag => QueryFlag.TryParse(flag, out _)).OverridePropertyName("is_signed")
             .WithMessage(c => $"is_signed must be {QueryFlag.Accepted}, not '{Shown(c.IsSigned)}'.");
         RuleFor(c => c.SkipImageCheck).Must(flag => QueryFlag.TryParse(flag, out _)).OverridePropertyName("skip_image_check")

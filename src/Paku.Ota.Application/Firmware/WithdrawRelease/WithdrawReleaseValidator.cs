@@ -11,7 +11,6 @@ public sealed class WithdrawReleaseValidator : AbstractValidator<WithdrawRelease
     {
         RuleFor(c => c.DeviceModel).DeviceModelField("device_model");
         RuleFor(c => c.Version).VersionField("version");
-        RuleFor(c => c.Reason).MaximumLength(MaxReasonLength).OverridePropertyName("reason")
-            .WithMessage(c => $"reason is {c.Reason!.Length} characters long; at most {MaxReasonLength} are allowed.");
+        RuleFor(c => c.Reason).TextField("reason", MaxReasonLength);
     }
 }
