@@ -277,6 +277,33 @@ public sealed class RolloutHaltTests
         Assert.That(await OfferedAsync(_devices, "bystander", "1.1.0"), Is.False);
     }
 
+    [Test]
+    public async Task A_device_sent_back_by_a_rollback_is_not_offered_the_bad_release_again_while_the_original_stays_active()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+        await OfferedAsync(_devices, "hit1", "1.0.0");
+        await ReportAsync(_devices, "hit1", "success", 100);
+        await OfferedAsync(_devices, "hit1", "1.1.0");
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-back", firmware_version = "1.0.0", device_model = "esp32", target_type = "specific",
+            target_filter = new { device_ids = new[] { "hit1" } }, allow_downgrade = true, is_active = true,
+        });
+
+        var back = await CheckAsync(_devices, "hit1", "1.1.0");
+        Assert.That(back.GetProperty("latest_version").GetString(), Is.EqualTo("1.0.0"));
+        var afterwards = await CheckAsync(_devices, "hit1", "1.0.0");
+        var explained = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/devices/hit1/explain");
+
+        Assert.That(afterwards.GetProperty("update_available").GetBoolean(), Is.False, afterwards.ToString());
+        Assert.That(await OfferedAsync(_devices, "bystander", "1.0.0"), Is.True, "the original still reaches the devices the rollback does not target");
+        var original = explained.GetProperty("rollouts").EnumerateArray().Single(r => r.GetProperty("rollout").GetString() == "v1.1.0-all");
+        Assert.That(original.GetProperty("verdict").GetString(), Is.EqualTo("held_by_rollback"));
+        Assert.That(original.GetProperty("held_by").GetString(), Is.EqualTo("v1.1.0-back"));
+        Assert.That(original.GetProperty("reason").GetString(), Does.Contain("rollback rollout v1.1.0-back targets the device"));
+        Assert.That(explained.GetProperty("summary").GetString(), Does.Contain("rollback rollout v1.1.0-back"));
+    }
+
     /// <summary>Downloads, installs and boots the new image: confirmed at its next check.</summary>
     private async Task SucceedAsync(string id)
     {
