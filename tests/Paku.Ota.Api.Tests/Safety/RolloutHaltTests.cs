@@ -304,6 +304,89 @@ public sealed class RolloutHaltTests
         Assert.That(explained.GetProperty("summary").GetString(), Does.Contain("rollback rollout v1.1.0-back"));
     }
 
+    [Test]
+    public async Task One_audited_action_rolls_a_halted_rollout_back_to_the_previous_release_for_the_devices_that_took_it()
+    {
+        await _fleet.AddReleaseAsync("esp32", "1.2.0");
+        await _fleet.AddReleaseAsync("esp32", "1.1.1");
+        await _fleet.ScalarAsync<int>("update firmware_releases set withdrawn_at = now() where version = '1.1.1' returning 1");
+        _factory.RefreshCatalog();
+        await CreateRolloutAsync(new
+        {
+            name = "v1.2.0-all", firmware_version = "1.2.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 20, minimum_attempts = 4 },
+        });
+        foreach (var id in new[] { "took1", "took2", "failed1", "failed2", "idle" })
+        {
+            await CheckAsync(_devices, id, "1.1.0");
+        }
+
+        await ReportVersionAsync("took1", "1.2.0", "success");
+        await CheckAsync(_devices, "took1", "1.2.0");
+        await ReportVersionAsync("took2", "1.2.0", "installing");
+        await ReportVersionAsync("failed1", "1.2.0", "failed");
+        await ReportVersionAsync("failed2", "1.2.0", "failed");
+        Assert.That((await RolloutAsync("v1.2.0-all")).GetProperty("state").GetString(), Is.EqualTo("halted"));
+
+        var response = await _admin.PostAsync("/api/admin/rollout/v1.2.0-all/rollback", null);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.Location?.ToString(), Is.EqualTo("/api/admin/rollout/v1.2.0-all-rollback"));
+        var rollback = await RolloutAsync("v1.2.0-all-rollback");
+        Assert.That(rollback.GetProperty("firmware_version").GetString(), Is.EqualTo("1.1.0"), "the newest release below 1.2.0 that is not withdrawn");
+        Assert.That(rollback.GetProperty("allow_downgrade").GetBoolean(), Is.True);
+        Assert.That(rollback.GetProperty("target_type").GetString(), Is.EqualTo("specific"));
+        Assert.That(rollback.GetProperty("target_filter").GetProperty("device_ids").EnumerateArray().Select(e => e.GetString()),
+            Is.EqualTo(new[] { "took1", "took2" }));
+        Assert.That(rollback.GetProperty("created_by").GetString(), Is.EqualTo("test-writer"));
+        var took1 = await CheckAsync(_devices, "took1", "1.2.0");
+        Assert.That(took1.GetProperty("latest_version").GetString(), Is.EqualTo("1.1.0"));
+        Assert.That(took1.GetProperty("is_rollback").GetBoolean(), Is.True);
+        var audit = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.rollback");
+        Assert.That(audit.GetProperty("entries").GetArrayLength(), Is.EqualTo(1));
+        Assert.That(audit.GetProperty("entries")[0].GetProperty("actor").GetString(), Is.EqualTo("test-writer"));
+        Assert.That(audit.GetProperty("entries")[0].GetProperty("outcome").GetString(), Is.EqualTo("succeeded"));
+    }
+
+    [Test]
+    public async Task Rolling_back_a_rollout_that_is_not_halted_is_refused_and_creates_nothing()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+
+        var active = await _admin.PostAsync("/api/admin/rollout/v1.1.0-all/rollback", null);
+        var missing = await _admin.PostAsync("/api/admin/rollout/nope/rollback", null);
+
+        Assert.That(active.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That(active.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        Assert.That(await active.Content.ReadAsStringAsync(), Does.Contain("is active, not halted"));
+        Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from rollouts"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Rolling_back_without_an_earlier_release_is_refused()
+    {
+        await CreateRolloutAsync(new
+        {
+            name = "v1.0.0-all", firmware_version = "1.0.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 5, minimum_attempts = 1 },
+        });
+        await CheckAsync(_devices, "dev0", "0.9.0");
+        await ReportVersionAsync("dev0", "1.0.0", "failed");
+
+        var response = await _admin.PostAsync("/api/admin/rollout/v1.0.0-all/rollback", null);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("nothing to roll back to"));
+    }
+
+    private async Task ReportVersionAsync(string id, string version, string status)
+    {
+        var response = await _devices.PostAsJsonAsync($"/api/device/{id}/update-status",
+            new { device_id = id, firmware_version = version, status, progress_percent = status == "failed" ? 0 : 100 });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>Downloads, installs and boots the new image: confirmed at its next check.</summary>
     private async Task SucceedAsync(string id)
     {
