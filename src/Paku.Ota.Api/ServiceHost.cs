@@ -51,12 +51,13 @@ public static class ServiceHost
         app.UseMiddleware<AdminAuditMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<Listeners.FaceMiddleware>();
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<RequestTextMiddleware>();
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapOpenApi().AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AdminSurfaceOnly().WithMetadata(new Listeners.MetricsScrape());
+        app.MapOpenApi().AllowAnonymous().AdminSurfaceOnly();
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
         app.MapAdminGroup()
@@ -66,25 +67,28 @@ public static class ServiceHost
         return app;
     }
 
-    /// <summary>HTTP on Ota:Http:Port (8080); HTTPS for devices on Ota:Https:Port (8443) when a server
-    /// certificate is configured, asking every client for a certificate. Kestrel accepts any client
-    /// certificate at the handshake; the chain is judged against the fleet CA by the authentication handler,
-    /// so a bad certificate gets a problem+json that says why instead of a dropped connection.</summary>
+    /// <summary>The admin listener: plain HTTP on Ota:Http:Port (8080) at Ota:Http:ListenAddress (loopback
+    /// unless configured; the development profile opens it as the seed's devices use it). The device
+    /// listener: HTTPS on Ota:Https:Port (8443) at Ota:ListenAddress when a server certificate is
+    /// configured, asking every client for a certificate. Kestrel accepts any client certificate at the
+    /// handshake; the chain is judged against the fleet CA by the authentication handler, so a bad
+    /// certificate gets a problem+json that says why instead of a dropped connection.</summary>
     private static void ConfigureListeners(WebApplicationBuilder builder)
     {
         var address = IPAddress.Parse(builder.Configuration["Ota:ListenAddress"] ?? "0.0.0.0");
+        var adminAddress = IPAddress.Parse(builder.Configuration["Ota:Http:ListenAddress"] ?? "127.0.0.1");
         var httpPort = builder.Configuration.GetValue("Ota:Http:Port", 8080);
         var https = builder.Configuration.GetSection("Ota:Https").Get<HttpsOptions>() ?? new HttpsOptions();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(address, httpPort);
+            kestrel.Listen(adminAddress, httpPort, listen => listen.Serves(Listeners.Face.Admin));
             if (string.IsNullOrEmpty(https.CertificatePath) || string.IsNullOrEmpty(https.KeyPath))
             {
                 return;
             }
 
             var certificate = FleetCertificates.LoadWithKey(https.CertificatePath, https.KeyPath);
-            kestrel.Listen(address, https.Port, listen => listen.UseHttps(tls =>
+            kestrel.Listen(address, https.Port, listen => listen.Serves(Listeners.Face.Device).UseHttps(tls =>
             {
                 tls.ServerCertificate = certificate;
                 tls.ClientCertificateMode = ClientCertificateMode.AllowCertificate;

@@ -14,7 +14,7 @@ public static class AdminEndpoints
 {
     public static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/admin").RequireAuthorization(AdminPolicies.Read).WithTags("Admin");
+        var admin = app.MapGroup("/api/admin").RequireAuthorization(AdminPolicies.Read).AdminSurfaceOnly().WithTags("Admin");
         admin.MapGet("/audit", ListAuditAsync).WithName("ListAudit");
         return admin;
     }
