@@ -19,11 +19,12 @@ public static class AdminRolloutEndpoints
     private const int MaxBodyBytes = 2 * 1024 * 1024;
 
     private static readonly string[] CreateFields =
-        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold"];
+        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline"];
 
-    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold"];
+    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline"];
     private static readonly string[] FilterFields = ["device_ids", "groups"];
     private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
+    private static readonly string[] DeadlineFields = ["downloading_minutes", "installing_minutes", "success_minutes"];
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
@@ -55,6 +56,7 @@ public static class AdminRolloutEndpoints
             body.Boolean("is_active"),
             body.Boolean("allow_downgrade"),
             Threshold(body),
+            Deadline(body),
             Actor(user));
         if (body.Error is { } shape)
         {
@@ -82,6 +84,7 @@ public static class AdminRolloutEndpoints
             body.Boolean("is_active"),
             Filter(body),
             Threshold(body),
+            Deadline(body),
             Actor(user));
         if (body.Error is { } shape)
         {
@@ -133,6 +136,19 @@ public static class AdminRolloutEndpoints
 
         threshold.AllowOnly(ThresholdFields);
         return new FailureThresholdInput(threshold.Number("percent"), threshold.WholeNumber("minimum_attempts"));
+    }
+
+    private static AttemptDeadlineInput? Deadline(JsonFields body)
+    {
+        var deadline = body.Object("attempt_deadline");
+        if (deadline is null)
+        {
+            return null;
+        }
+
+        deadline.AllowOnly(DeadlineFields);
+        return new AttemptDeadlineInput(
+            deadline.WholeNumber("downloading_minutes"), deadline.WholeNumber("installing_minutes"), deadline.WholeNumber("success_minutes"));
     }
 
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
