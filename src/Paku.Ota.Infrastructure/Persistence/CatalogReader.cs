@@ -7,7 +7,7 @@ using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Infrastructure.Persistence;
 
-/// <summary>Reads every rollout and release (metadata only) in one consistent snapshot.</summary>
+/// <summary>Reads every rollout, release (metadata only) and device block in one consistent snapshot.</summary>
 public sealed class CatalogReader(NpgsqlDataSource dataSource)
 {
     public async Task<long> ReadGenerationAsync(CancellationToken cancellationToken)
@@ -34,6 +34,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
                    deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes
             from rollouts
             """, transaction: transaction, cancellationToken: cancellationToken));
+        var blocks = await DeviceBlockStore.ReadAllAsync(connection, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
         var releases = releaseRows.Select(r => new CatalogRelease(
@@ -51,7 +52,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
                 AttemptDeadline.FromMinutes(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes));
             return new CatalogRollout(r.id, rollout, release);
         });
-        return new CatalogSnapshot(generation, releases, rollouts);
+        return new CatalogSnapshot(generation, releases, rollouts, blocks);
     }
 
     /// <summary>The stored filter: <c>{"device_ids": [...], "groups": [...]}</c> (either may be absent).</summary>

@@ -16,7 +16,7 @@ alter table rollouts
     add column deadline_installing_minutes  integer not null default 60  check (deadline_installing_minutes between 1 and 43200),
     add column deadline_success_minutes     integer not null default 120 check (deadline_success_minutes between 1 and 43200);
 
--- as 0002, with timed-out attempts among the failures (RolloutHealthViewTests pins it to the Domain)
+-- as 0003_rollout_health, with timed-out attempts among the failures (RolloutHealthViewTests pins it to the Domain)
 create or replace view rollout_health as
 select r.id as rollout_id,
        case when r.is_active then 'active' when r.halted_at is not null then 'halted' else 'paused' end as state,
