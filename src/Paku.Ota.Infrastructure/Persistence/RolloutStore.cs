@@ -40,6 +40,17 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         ) p
         """;
 
+    /// <summary>The named rollout as <see cref="Restore(StoredRow)"/> rebuilds it.</summary>
+    private const string SelectStored = """
+        select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
+               r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
+               r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
+               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes
+        from rollouts r
+        join firmware_releases fr on fr.id = r.release_id
+        where r.name = @name
+        """;
+
     public async Task<RolloutRelease?> FindReleaseAsync(string model, FirmwareVersion version, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -94,16 +105,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
-                select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
-                       r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
-                       r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
-                       r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes
-                from rollouts r
-                join firmware_releases fr on fr.id = r.release_id
-                where r.name = @name
-                for update of r
-                """, new { name }, transaction, cancellationToken: cancellationToken));
+            var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition(
+                SelectStored + "\nfor update of r", new { name }, transaction, cancellationToken: cancellationToken));
             if (row is null)
             {
                 await transaction.DisposeAsync();
@@ -123,15 +126,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
     public async Task<RollbackSource?> FindRollbackSourceAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
-            select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
-                   r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
-                   r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
-                   r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes
-            from rollouts r
-            join firmware_releases fr on fr.id = r.release_id
-            where r.name = @name
-            """, new { name }, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition(
+            SelectStored, new { name }, cancellationToken: cancellationToken));
         if (row is null)
         {
             return null;
