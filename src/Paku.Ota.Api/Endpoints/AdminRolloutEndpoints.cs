@@ -28,11 +28,16 @@ public static class AdminRolloutEndpoints
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
-        admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout");
-        admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout");
-        admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback");
+        // the answers' shapes are declared so that the OpenAPI document shows them (the bodies are read
+        // field by field to name a bad field, so the requests are described in the README)
+        admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout")
+            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
+        admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout")
+            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
+            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
-        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout");
+        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
         return admin;
     }
 
