@@ -1,4 +1,5 @@
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Domain.Tests.Rollouts;
 
@@ -6,6 +7,27 @@ public sealed class RolloutHealthTests
 {
     private static HealthVerdict Evaluate(int attempts, int failed, int rolledBack, FailureThreshold? threshold = null) =>
         RolloutHealth.Evaluate(new RolloutCounts(attempts, failed, rolledBack), threshold ?? FailureThreshold.Default);
+
+    [Test]
+    public void Every_started_device_is_an_attempt_and_failed_rolled_back_or_timed_out_ones_are_failures()
+    {
+        UpdateStatus?[] devices =
+        [
+            null, null,
+            UpdateStatus.Downloading, UpdateStatus.Installing, UpdateStatus.Success, UpdateStatus.Confirmed,
+            UpdateStatus.Failed, UpdateStatus.Failed, UpdateStatus.RolledBack, UpdateStatus.TimedOut,
+        ];
+
+        var counts = RolloutHealth.Count(devices);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(counts, Is.EqualTo(new RolloutCounts(8, 2, 1, 1)));
+            Assert.That(counts.Failures, Is.EqualTo(4));
+            Assert.That(Enum.GetValues<UpdateStatus>().Where(RolloutHealth.IsFailure),
+                Is.EquivalentTo(new[] { UpdateStatus.Failed, UpdateStatus.RolledBack, UpdateStatus.TimedOut }));
+        }
+    }
 
     [Test]
     public void Failures_above_the_threshold_halt_with_the_figures_in_the_reason()
@@ -18,6 +40,14 @@ public sealed class RolloutHealthTests
             Assert.That(verdict.FailureRatePercent, Is.EqualTo(7.5m));
             Assert.That(verdict.Reason, Is.EqualTo("halted: 3 of 40 attempts failed or rolled back (7.5 %), above the 5 % threshold"));
         }
+    }
+
+    [Test]
+    public void Timed_out_attempts_count_as_failures_and_the_reason_says_so()
+    {
+        var verdict = RolloutHealth.Evaluate(new RolloutCounts(20, 1, 0, 1), FailureThreshold.Default);
+
+        Assert.That(verdict.Reason, Is.EqualTo("halted: 2 of 20 attempts failed, rolled back or timed out (10 %), above the 5 % threshold"));
     }
 
     [Test]
