@@ -80,6 +80,22 @@ static void use_key(fx_t *x, const char *name)
 
 /* Queue an offer of the fake's image. sig_file: fixture with the raw
  * signature, or NULL for an unsigned release. */
+/* Install the offered update, then "reboot" into it: the confirm tests' start. */
+static void install_and_reboot(fx_t *x)
+{
+    paku_ota_result_t r;
+    start(x);
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    paku_ota_restart(x->h);
+}
+
+/* A fresh fake for one more round of a table-driven test. */
+static void fresh_fake(fx_t *x)
+{
+    fake_free(&x->f);
+    fake_init(&x->f, x->image, x->image_len, 1024 * 1024, "1.0.0");
+}
+
 static void put_le32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -724,10 +740,8 @@ static void busy_server_still_counts_as_reachable_for_confirmation(void **state)
     fx_t *x = *state;
     offer(x, "1.1.0", x->sha, NULL, NULL, false);
     fake_reply(&x->f, 503, "{}", "1");
-    start(x);
+    install_and_reboot(x);
     paku_ota_result_t r;
-    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
-    paku_ota_restart(x->h);
     assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
     assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
     assert_int_equal(x->f.mark_valid_calls, 1);
@@ -817,14 +831,11 @@ static void server_errors_in_the_confirm_window_keep_a_good_image(void **state)
     static const int statuses[] = {500, 502, 504, 404, 401};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         fx_t *x = *state;
-        fake_free(&x->f);
-        fake_init(&x->f, x->image, x->image_len, 1024 * 1024, "1.0.0");
+        fresh_fake(x);
         offer(x, "1.1.0", x->sha, NULL, NULL, false);
         fake_reply(&x->f, statuses[i], "{\"title\":\"oops\"}", NULL);
-        start(x);
+        install_and_reboot(x);
         paku_ota_result_t r;
-        assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
-        paku_ota_restart(x->h);
         assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
         assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
         assert_int_equal(x->f.mark_valid_calls, 1);
@@ -842,10 +853,8 @@ static void transport_failures_then_an_answer_confirm_within_the_window(void **s
     fake_reply(&x->f, 0, NULL, NULL); /* no answer */
     fake_reply(&x->f, 0, NULL, NULL);
     fake_reply(&x->f, 502, "bad gateway", NULL);
-    start(x);
+    install_and_reboot(x);
     paku_ota_result_t r;
-    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
-    paku_ota_restart(x->h);
     assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
     assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
     assert_int_equal(x->f.mark_invalid_calls, 0);
@@ -856,8 +865,7 @@ static void platform_refusals_are_remembered_and_reported_once(void **state)
 {
     fx_t *x = *state;
     for (int which = 0; which < 2; which++) {
-        fake_free(&x->f);
-        fake_init(&x->f, x->image, x->image_len, 1024 * 1024, "1.0.0");
+        fresh_fake(x);
         offer(x, "1.1.0", x->sha, NULL, NULL, false);
         x->f.fail_finish = which == 0;
         x->f.fail_set_boot = which == 1;
