@@ -3,6 +3,8 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Paku.Ota.Api.Security;
 using Paku.Ota.Infrastructure.Certificates;
 
@@ -80,9 +82,14 @@ public sealed class RealServer : IAsyncDisposable
         }
 
         var app = ServiceHost.Build([.. args]);
+        var errors = new ErrorLogSink();
+        app.Services.GetRequiredService<ILoggerFactory>().AddProvider(errors);
         await app.StartAsync();
-        return new RealServer(app, httpPort, httpsPort, ca, directory);
+        return new RealServer(app, httpPort, httpsPort, ca, directory) { ErrorLogs = errors };
     }
+
+    /// <summary>What the server logged at error level or above since the last <see cref="ErrorLogSink.Clear"/>.</summary>
+    public ErrorLogSink ErrorLogs { get; private init; } = new();
 
     /// <summary>A device certificate from the fleet CA (or from <paramref name="issuer"/>).</summary>
     public X509Certificate2 IssueDevice(string deviceId, X509Certificate2? issuer = null, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
@@ -138,5 +145,38 @@ public sealed class RealServer : IAsyncDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Keeps the server's error-level log entries (category and message), so a test can say that
+/// a refusal was not logged as a server error.</summary>
+public sealed class ErrorLogSink : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _entries = new();
+
+    public IReadOnlyCollection<string> Entries => _entries;
+
+    public void Clear() => _entries.Clear();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _entries);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentQueue<string> entries) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                entries.Enqueue($"{category}: {formatter(state, exception)} {exception?.GetType().Name}");
+            }
+        }
     }
 }

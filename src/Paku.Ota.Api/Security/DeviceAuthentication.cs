@@ -37,6 +37,18 @@ public static class DeviceAuthentication
             certificate.ValidateValidityPeriod = true;
             certificate.Events = new CertificateAuthenticationEvents
             {
+                // A certificate anybody can make may not even be readable (a validity date in month
+                // 13, a broken extension): reading it throws inside the handler. That is a refused
+                // certificate, answered 401 with the reason, not a server error.
+                OnAuthenticationFailed = context =>
+                {
+                    if (context.Exception is System.Security.Cryptography.CryptographicException or FormatException or ArgumentException)
+                    {
+                        context.Fail(new DeviceCertificateRefused($"the client certificate cannot be read: {context.Exception.Message}"));
+                    }
+
+                    return Task.CompletedTask;
+                },
                 OnCertificateValidated = context =>
                 {
                     if (fleetCa is null)
@@ -92,15 +104,25 @@ public static class DeviceAuthentication
             return "the client certificate was refused";
         }
 
-        var now = time.GetUtcNow();
-        if (now < certificate.NotBefore.ToUniversalTime())
+        DateTime notBefore, notAfter;
+        try
         {
-            return $"the client certificate is not valid before {certificate.NotBefore.ToUniversalTime():u}";
+            (notBefore, notAfter) = (certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime());
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            return $"the client certificate cannot be read: {e.Message}";
         }
 
-        if (now > certificate.NotAfter.ToUniversalTime())
+        var now = time.GetUtcNow();
+        if (now < notBefore)
         {
-            return $"the client certificate expired on {certificate.NotAfter.ToUniversalTime():u}";
+            return $"the client certificate is not valid before {notBefore:u}";
+        }
+
+        if (now > notAfter)
+        {
+            return $"the client certificate expired on {notAfter:u}";
         }
 
         if (string.IsNullOrEmpty(options.FleetCaPath))

@@ -275,6 +275,54 @@ public sealed class DeviceMutualTlsTests
         Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
     }
 
+    /// <summary>A fleet certificate whose notBefore says month 13: the DER still parses, but every read
+    /// of its validity throws. Its signature no longer verifies (the bytes changed), as with any
+    /// self-made certificate an attacker presents.</summary>
+    private X509Certificate2 WithMonth13(string deviceId)
+    {
+        using var good = _server.IssueDevice(deviceId);
+        var der = good.RawData;
+        // the first UTCTime (tag 0x17, 13 bytes "YYMMDDHHMMSSZ") of the TBS is notBefore
+        var at = Enumerable.Range(0, der.Length - 15).First(i => der[i] == 0x17 && der[i + 1] == 13 && der[i + 14] == (byte)'Z');
+        der[at + 4] = (byte)'1';
+        der[at + 5] = (byte)'3';
+        var broken = X509CertificateLoader.LoadCertificate(der);
+        using var key = good.GetECDsaPrivateKey();
+        using var rsa = key is null ? good.GetRSAPrivateKey() : null;
+        return key is not null ? broken.CopyWithPrivateKey(key) : broken.CopyWithPrivateKey(rsa!);
+    }
+
+    [Test]
+    public async Task A_forwarded_certificate_with_an_impossible_validity_date_is_refused_400_saying_so()
+    {
+        using var cert = WithMonth13("esp32_001");
+        using var client = new HttpClient { BaseAddress = _server.Http };
+        client.DefaultRequestHeaders.Add("X-Client-Cert", Uri.EscapeDataString(cert.ExportCertificatePem()));
+
+        var response = await client.GetAsync(CheckUrl("esp32_001"));
+
+        // the proxy's header cannot be read as a certificate at all: the request is malformed
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("does not hold a certificate"));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_certificate_with_an_impossible_validity_date_in_the_handshake_is_refused_401_saying_so()
+    {
+        using var cert = WithMonth13("esp32_001");
+        using var client = _server.DeviceClient(cert);
+        _server.ErrorLogs.Clear();
+
+        var response = await client.GetAsync(CheckUrl("esp32_001"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), await response.Content.ReadAsStringAsync());
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("cannot be read"));
+        Assert.That(_server.ErrorLogs.Entries, Is.Empty, "a refused certificate is not a server error");
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
+    }
+
     private static async Task<string> RawStatusAsync(int port, string request)
     {
         using var tcp = new System.Net.Sockets.TcpClient();
