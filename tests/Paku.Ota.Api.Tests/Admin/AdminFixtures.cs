@@ -108,5 +108,20 @@ internal static class AdminFixtures
         return problem;
     }
 
+    /// <summary>Everything the service stores except the audit log, as one comparable value: what a
+    /// refused request must leave as it was.</summary>
+    public static async Task<string> FingerprintAsync(TestDatabase db)
+    {
+        await using var connection = await db.DataSource.OpenConnectionAsync();
+        var parts = new List<string>();
+        foreach (var table in new[] { "firmware_binaries", "firmware_releases", "rollouts", "devices", "rollout_devices", "device_update_status" })
+        {
+            parts.Add(await connection.ExecuteScalarAsync<string>(
+                $"select '{table}:' || count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '') from {table} t") ?? "");
+        }
+
+        return string.Join(" ", parts);
+    }
+
     public static IReadOnlyList<string> Strings(this JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 }

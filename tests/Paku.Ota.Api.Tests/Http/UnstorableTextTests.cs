@@ -157,19 +157,7 @@ public sealed class UnstorableTextTests
         return await client.SendAsync(request);
     }
 
-    /// <summary>Everything the service stores except the audit log, as one comparable value.</summary>
-    private async Task<string> FingerprintAsync()
-    {
-        await using var connection = await _db.DataSource.OpenConnectionAsync();
-        var parts = new List<string>();
-        foreach (var table in new[] { "firmware_binaries", "firmware_releases", "rollouts", "devices", "rollout_devices", "device_update_status" })
-        {
-            parts.Add(await connection.ExecuteScalarAsync<string>(
-                $"select '{table}:' || count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)), '') from {table} t") ?? "");
-        }
-
-        return string.Join(" ", parts);
-    }
+    private Task<string> FingerprintAsync() => AdminFixtures.FingerprintAsync(_db);
 
     private async Task<IReadOnlyList<string>> AuditOutcomesAsync()
     {
