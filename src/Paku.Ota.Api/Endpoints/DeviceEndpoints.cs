@@ -88,6 +88,15 @@ public static class DeviceEndpoints
                 http.Request.Headers.Remove(HeaderNames.Range);
             }
 
+            if (Unsatisfiable(http.Request, binary.Content.Length) is { } unsatisfiable)
+            {
+                gate.Exit(holder);
+                http.Response.Headers.ContentRange = $"bytes */{binary.Content.Length}";
+                return Results.Problem(statusCode: StatusCodes.Status416RangeNotSatisfiable, title: "Range not satisfiable",
+                    detail: $"The image of {binary.Model} {binary.Version} has {binary.Content.Length} bytes; the Range '{unsatisfiable}' asks for none of them. " +
+                            "Start the download again without a Range.");
+            }
+
             return gate.Hold(Results.Bytes(
                 binary.Content,
                 "application/octet-stream",
@@ -100,6 +109,23 @@ public static class DeviceEndpoints
             gate.Exit(holder);
             throw;
         }
+    }
+
+    /// <summary>The Range header when it is one well-formed byte range that lies wholly past the image
+    /// (the file result would answer 416 with an empty body); null otherwise, when the file result
+    /// serves the range, or the whole image for what it ignores (several ranges, If-Range, bad syntax).</summary>
+    private static string? Unsatisfiable(HttpRequest request, long length)
+    {
+        var text = request.Headers.Range.ToString();
+        if (text.Length == 0 || request.Headers.IfRange.Count > 0 ||
+            !RangeHeaderValue.TryParse(text, out var parsed) || parsed.Ranges.Count != 1)
+        {
+            return null;
+        }
+
+        var only = parsed.Ranges.First();
+        var satisfiable = only.From is { } from ? from < length : only.To > 0 && length > 0;
+        return satisfiable ? null : text;
     }
 
     private static async Task<IResult> ReportAsync(

@@ -311,7 +311,11 @@ public sealed class DeviceApiTests
 
         using var beyond = new HttpRequestMessage(HttpMethod.Get, "/api/firmware/download/1.1.0?device_model=esp32");
         beyond.Headers.Range = new RangeHeaderValue(60_000, null);
-        Assert.That((await _client.SendAsync(beyond)).StatusCode, Is.EqualTo(HttpStatusCode.RequestedRangeNotSatisfiable));
+        var unsatisfiable = await _client.SendAsync(beyond);
+        Assert.That(unsatisfiable.StatusCode, Is.EqualTo(HttpStatusCode.RequestedRangeNotSatisfiable));
+        Assert.That(unsatisfiable.Content.Headers.ContentRange?.ToString(), Is.EqualTo("bytes */50000"), "the size, so the device can start over");
+        Assert.That(unsatisfiable.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        Assert.That(await unsatisfiable.Content.ReadAsStringAsync(), Does.Contain("has 50000 bytes"));
 
         using var head = new HttpRequestMessage(HttpMethod.Head, "/api/firmware/download/1.1.0?device_model=esp32");
         var headResponse = await _client.SendAsync(head);

@@ -166,6 +166,92 @@ public sealed class BadInputCorpusTests
         Assert.That(findings, Is.Empty, string.Join("\n", findings));
     }
 
+    /// <summary>Hostile requests that are not one field's value: duplicate JSON keys, Range headers,
+    /// multipart bodies, content types.</summary>
+    public sealed record Request(string Name, Func<HttpRequestMessage> Make)
+    {
+        public override string ToString() => Name;
+    }
+
+    private const string Download = "/api/firmware/download/1.1.0?device_model=esp32";
+
+    private static HttpRequestMessage Ranged(string range)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, Download);
+        request.Headers.TryAddWithoutValidation("Range", range);
+        return request;
+    }
+
+    private static HttpRequestMessage Json(string method, string url, string json) =>
+        new(new HttpMethod(method), url) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+
+    private static HttpRequestMessage Upload(HttpContent content) =>
+        new(HttpMethod.Post, "/api/admin/firmware/upload?version=2.0.0&device_model=esp32") { Content = content };
+
+    private static HttpContent RawMultipart(string contentType, string body)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return content;
+    }
+
+    private static readonly Request[] Requests =
+    [
+        new("duplicate name keys in a rollout", () => Json("POST", "/api/admin/rollout/create",
+            "{\"name\":\"a\",\"name\":\"b\",\"firmware_version\":\"1.1.0\",\"device_model\":\"esp32\",\"target_type\":\"all\"}")),
+        new("duplicate status keys in a report", () => Json("POST", "/api/device/esp32_001/update-status",
+            "{\"device_id\":\"esp32_001\",\"firmware_version\":\"1.1.0\",\"status\":\"downloading\",\"status\":\"failed\",\"progress_percent\":0}")),
+        new("duplicate percentage keys in a PATCH", () => Json("PATCH", "/api/admin/rollout/r1", "{\"rollout_percentage\":10,\"rollout_percentage\":500}")),
+        new("a JSON array as the body", () => Json("POST", "/api/admin/rollout/create", "[]")),
+        new("an empty body", () => Json("POST", "/api/admin/rollout/create", "")),
+        new("a body that is not JSON", () => Json("POST", "/api/device/esp32_001/update-status", "status=failed")),
+        new("JSON sent as text/plain", () => new HttpRequestMessage(HttpMethod.Post, "/api/admin/rollout/create")
+        {
+            Content = new StringContent("{\"name\":\"a\"}", Encoding.UTF8, "text/plain"),
+        }),
+        new("a Range past the end", () => Ranged("bytes=99999999-")),
+        new("a Range beyond 64 bits", () => Ranged("bytes=18446744073709551616-")),
+        new("a reversed Range", () => Ranged("bytes=5-1")),
+        new("a suffix Range of zero", () => Ranged("bytes=-0")),
+        new("a Range of many parts", () => Ranged("bytes=" + string.Join(",", Enumerable.Range(0, 500).Select(i => $"{i}-{i}")))),
+        new("a Range that is not a number", () => Ranged("bytes=abc-def")),
+        new("a Range in another unit", () => Ranged("items=0-1")),
+        new("a Range with a NUL", () => Ranged("bytes=0-\u0001")),
+        new("a multipart without a boundary", () => Upload(RawMultipart("multipart/form-data", "--x\r\n\r\n"))),
+        new("a multipart cut before its end", () => Upload(RawMultipart("multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\n\r\n\u00e9abc"))),
+        new("a multipart with a header line of 100 KB", () => Upload(RawMultipart("multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + new string('x', 100_000) + "\"\r\n\r\nabc\r\n--b--\r\n"))),
+        new("a multipart with two file parts", () =>
+        {
+            var form = FirmwareTestKit.Form(FirmwareTestKit.EspImage());
+            form.Add(new ByteArrayContent(FirmwareTestKit.EspImage(seed: 2)), "file", "other.bin");
+            return Upload(form);
+        }),
+        new("a multipart whose file part has no name", () => Upload(RawMultipart("multipart/form-data; boundary=b",
+            "--b\r\nContent-Disposition: form-data; filename=\"f.bin\"\r\n\r\n\u00e9abc\r\n--b--\r\n"))),
+        new("an upload that is not multipart", () => Upload(new ByteArrayContent(FirmwareTestKit.EspImage()))),
+        new("an empty file part", () => Upload(FirmwareTestKit.Form([]))),
+    ];
+
+    public static IEnumerable<Request> AllRequests() => Requests;
+
+    [TestCaseSource(nameof(AllRequests))]
+    public async Task A_hostile_request_shape_gets_no_5xx_and_a_refusal_changes_nothing(Request hostile)
+    {
+        using var client = _factory.CreateAdminClient();
+
+        var response = await client.SendAsync(hostile.Make());
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That((int)response.StatusCode, Is.LessThan(500), text);
+        if ((int)response.StatusCode >= 400)
+        {
+            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), text);
+            Assert.That(await FingerprintAsync(), Is.EqualTo(_baseline), "a refusal changes nothing");
+        }
+    }
+
     private static bool NamesAField(string problem)
     {
         using var document = System.Text.Json.JsonDocument.Parse(problem);
