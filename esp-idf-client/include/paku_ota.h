@@ -122,6 +122,13 @@ typedef int paku_ota_err_t;
 #define PAKU_OTA_ERR_KEY_ALGORITHM_MISMATCH (PAKU_OTA_ERR_BASE + 0x35)
 /** The image does not fit the inactive partition. */
 #define PAKU_OTA_ERR_IMAGE_TOO_LARGE (PAKU_OTA_ERR_BASE + 0x36)
+/** The image's own description (esp_app_desc_t) is missing, names another
+ *  project, or states a version other than the offer's (or one the downgrade
+ *  rule refuses). */
+#define PAKU_OTA_ERR_IMAGE_DESC (PAKU_OTA_ERR_BASE + 0x37)
+/** The image's secure_version is below what the chip's anti-rollback eFuse
+ *  accepts. */
+#define PAKU_OTA_ERR_SECURE_VERSION (PAKU_OTA_ERR_BASE + 0x38)
 
 /** Writing, reading or finalising the inactive partition failed, or the
  *  platform refused the written image (esp_ota_end validation). */
@@ -227,12 +234,26 @@ typedef struct {
 
     /** Accept a lower version when the server marks it `is_rollback`. */
     bool allow_downgrade;
+    /** Accept an http:// server_url (no TLS: no server authentication, no
+     *  device identity). Off by default; Kconfig PAKU_OTA_ALLOW_PLAIN_HTTP. */
+    bool allow_plain_http;
+    /** Verify the server with ESP-IDF's certificate bundle
+     *  (esp_crt_bundle_attach) instead of ca_cert_pem. Only on ports that have
+     *  the bundle (ESP-IDF with CONFIG_MBEDTLS_CERTIFICATE_BUNDLE). */
+    bool use_cert_bundle;
+    /** Read the image's own esp_app_desc_t from the first bytes downloaded and
+     *  refuse it unless its version equals the offer (and obeys the downgrade
+     *  rule) and its project name equals the running one. On by default on
+     *  ESP-IDF; the host simulator's images carry no description. */
+    bool verify_app_desc;
 
     /** Seconds between checks when the server does not say (and the upper
      *  bound of the back-off after failures). */
     uint32_t check_interval_s;
-    /** When non-zero, download in Range requests of at most this many bytes;
-     *  0 downloads in one request (resuming with Range after a drop). */
+    /** When non-zero, download in Range requests of at most this many bytes
+     *  over the one kept-alive connection; progress reports go out between
+     *  them. 0 downloads in one request (resuming with Range after a drop), so
+     *  only the 0 % and the final progress report are sent. */
     uint32_t range_request_size;
     /** Size of the one download / read-back buffer, bytes (>= 512). */
     uint32_t buffer_size;
@@ -246,7 +267,9 @@ typedef struct {
     /** A Retry-After up to this many seconds is waited out within the call;
      *  a longer one ends the call and becomes its next_check_s. */
     uint32_t max_inline_retry_after_s;
-    /** Check-in attempts after an update before rolling back (>= 1). */
+    /** Check-in attempts after an update before rolling back (>= 1). Only
+     *  attempts that got no HTTP answer at all count: any answer from the
+     *  server proves the new image can reach it. */
     uint32_t confirm_attempts;
     /** Persist the resume offset after this many new bytes (>= buffer). */
     uint32_t state_save_interval;
@@ -403,8 +426,10 @@ const char *paku_ota_outcome_to_name(paku_ota_outcome_t outcome);
 #if defined(ESP_PLATFORM)
 /**
  * @brief  The ESP-IDF port: esp_http_client (mutual TLS with the PEMs from
- *         the configuration), esp_ota_ops on the next update partition, NVS
- *         for the resume state. Initialises NVS flash on first use.
+ *         the configuration, one kept-alive connection per call), esp_ota_ops
+ *         on the next update partition, the resume state in its own NVS
+ *         namespace of CONFIG_PAKU_OTA_NVS_PARTITION (initialised if needed,
+ *         never erased).
  * @return a static port object, never NULL.
  */
 const paku_ota_port_t *paku_ota_port_esp_idf(void);

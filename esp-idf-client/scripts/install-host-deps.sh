@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the host build of esp-idf-client needs
-# (core library, host port, cmocka tests, simulator). Installs only what is
-# missing, and refreshes the package lists only when it has to install.
+# (core library, host port, cmocka tests, simulator) and those of the
+# compile and stack checks against the real ESP-IDF headers (cross compilers
+# for ESP32-C3 and, approximately, ESP32; their C libraries). Installs only
+# what is missing, and refreshes the package lists only when it has to install.
 set -euo pipefail
 
 PACKAGES=(
@@ -11,6 +13,13 @@ PACKAGES=(
   libcmocka-dev
   openssl
   pkg-config
+  python3
+  # test/idf_compile_check.py, test/stack_budget.py
+  gcc-riscv64-unknown-elf         # ESP32-C3: rv32imc_zicsr_zifencei, ilp32
+  picolibc-riscv64-unknown-elf
+  gcc-xtensa-lx106                # ESP32 approximated: -mabi=windowed -mlongcalls
+  picolibc-xtensa-lx106-elf
+  libnewlib-dev                   # newlib headers for ESP-IDF v5.0
 )
 
 missing=()

@@ -36,6 +36,7 @@ static void usage(FILE *out)
           "                    [--cert F --key F] [--cacert F] [--pubkey F]\n"
           "                    [--interrupt-at BYTES] [--allow-downgrade] [--once]\n"
           "                    [--partition-size BYTES] [--retry-base-ms MS]\n"
+          "                    [--range-size BYTES]\n"
           "\n"
           "Runs as one device: checks, downloads (resuming with Range after a drop),\n"
           "verifies SHA-256 and signature, reports statuses, reboots into the new\n"
@@ -108,10 +109,12 @@ static void print_problem(const char *word, const paku_ota_result_t *r)
 
 /* One cycle: check, install, reboot, confirm. Prints the summary line and
  * says when the next cycle is due. */
-static int run_cycle(paku_ota_handle_t h, uint32_t *next_s)
+static int run_cycle(paku_ota_handle_t h, const paku_ota_port_t *port, uint32_t *next_s)
 {
     paku_ota_result_t r;
+    uint64_t before = paku_ota_port_host_connections(port);
     (void)paku_ota_check_and_update(h, &r);
+    uint64_t update_conns = paku_ota_port_host_connections(port) - before;
     *next_s = r.next_check_s;
     switch (r.outcome) {
     case PAKU_OTA_OUTCOME_UP_TO_DATE:
@@ -120,7 +123,9 @@ static int run_cycle(paku_ota_handle_t h, uint32_t *next_s)
     case PAKU_OTA_OUTCOME_UPDATED: {
         paku_ota_restart(h); /* host port: the new version now "runs" */
         paku_ota_result_t c;
+        before = paku_ota_port_host_connections(port);
         (void)paku_ota_confirm_boot(h, &c);
+        uint64_t confirm_conns = paku_ota_port_host_connections(port) - before;
         if (c.next_check_s > 0) {
             *next_s = c.next_check_s;
         }
@@ -128,12 +133,14 @@ static int run_cycle(paku_ota_handle_t h, uint32_t *next_s)
             print_problem("failed", &c);
             return EXIT_FAILED;
         }
+        /* Connections = TLS handshakes over https: the client keeps one alive
+         * from the check through the download to the last report. */
+        printf("paku-ota-sim: updated %s -> %s", r.from_version, r.to_version);
         if (r.resumed_at > 0) {
-            printf("paku-ota-sim: updated %s -> %s (resumed at %llu)\n", r.from_version,
-                   r.to_version, (unsigned long long)r.resumed_at);
-        } else {
-            printf("paku-ota-sim: updated %s -> %s\n", r.from_version, r.to_version);
+            printf(" (resumed at %llu)", (unsigned long long)r.resumed_at);
         }
+        printf(" (connections: %llu update, %llu confirm)\n", (unsigned long long)update_conns,
+               (unsigned long long)confirm_conns);
         return EXIT_OK;
     }
     case PAKU_OTA_OUTCOME_REFUSED:
@@ -163,6 +170,7 @@ int main(int argc, char **argv)
     uint64_t interrupt_at = 0;
     uint64_t partition_size = 0;
     uint64_t retry_base_ms = 500;
+    uint64_t range_size = 0;
     bool allow_downgrade = false;
     bool once = false;
 
@@ -204,6 +212,8 @@ int main(int argc, char **argv)
             ok = parse_u64(v, &interrupt_at);
         } else if (strcmp(a, "--partition-size") == 0) {
             ok = parse_u64(v, &partition_size);
+        } else if (strcmp(a, "--range-size") == 0) {
+            ok = parse_u64(v, &range_size) && range_size <= UINT32_MAX;
         } else if (strcmp(a, "--retry-base-ms") == 0) {
             ok = parse_u64(v, &retry_base_ms) && retry_base_ms <= 60000;
         } else {
@@ -271,11 +281,18 @@ int main(int argc, char **argv)
     cfg.running_version = NULL; /* the state file knows what "runs" now */
     cfg.signing_pubkey_pem = pubkey;
     cfg.allow_downgrade = allow_downgrade;
+    cfg.range_request_size = (uint32_t)range_size;
     cfg.retry_base_ms = (uint32_t)retry_base_ms;
     cfg.retry_max_ms = (uint32_t)(retry_base_ms * 16u);
     cfg.max_attempts = 5;
     cfg.confirm_attempts = 3;
     cfg.max_inline_retry_after_s = 30;
+    /* A simulator talks to development servers too; a device build must opt
+     * in to plain http (CONFIG_PAKU_OTA_ALLOW_PLAIN_HTTP). */
+    cfg.allow_plain_http = strncmp(server, "http://", 7) == 0;
+    if (cfg.allow_plain_http) {
+        fprintf(stderr, "paku-ota-sim: warning: plain http, no TLS\n");
+    }
 
     paku_ota_handle_t h = NULL;
     err = paku_ota_create(&cfg, port, &h);
@@ -293,7 +310,7 @@ int main(int argc, char **argv)
     int code;
     uint32_t next_s = 0;
     if (once) {
-        code = run_cycle(h, &next_s);
+        code = run_cycle(h, port, &next_s);
     } else {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -302,7 +319,7 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         code = EXIT_OK;
         while (!s_stop) {
-            code = run_cycle(h, &next_s);
+            code = run_cycle(h, port, &next_s);
             fflush(stdout);
             /* Honour the server's next_check_seconds (or the back-off). */
             for (uint32_t s = 0; s < next_s && !s_stop; s++) {

@@ -120,14 +120,9 @@ static paku_ota_err_t do_status(fake_t *f, const paku_ota_http_request_t *req,
     return deliver(req, resp, NULL, 0, 1, 0);
 }
 
-static paku_ota_err_t f_http(void *ctx, const paku_ota_http_request_t *req,
-                             paku_ota_http_response_t *resp)
+static paku_ota_err_t dispatch(fake_t *f, const paku_ota_http_request_t *req,
+                               paku_ota_http_response_t *resp)
 {
-    fake_t *f = ctx;
-    memset(resp, 0, sizeof(*resp));
-    if (f->unreachable) {
-        return PAKU_OTA_ERR_HTTP_TRANSPORT;
-    }
     switch (req->kind) {
     case PAKU_OTA_REQ_CHECK:
         return do_check(f, req, resp);
@@ -137,6 +132,54 @@ static paku_ota_err_t f_http(void *ctx, const paku_ota_http_request_t *req,
         return do_status(f, req, resp);
     }
     return PAKU_OTA_ERR_INVALID_ARG;
+}
+
+/* One kept-alive connection, as the real ports keep it: opened by the first
+ * request, reused by the next, closed by http_close, a failure or an abort.
+ * A request made while a response is still being read cannot use it. */
+static paku_ota_err_t f_http(void *ctx, const paku_ota_http_request_t *req,
+                             paku_ota_http_response_t *resp)
+{
+    fake_t *f = ctx;
+    memset(resp, 0, sizeof(*resp));
+    if (f->busy) {
+        f->nested++;
+    }
+    if (f->unreachable) {
+        f->connected = false;
+        return PAKU_OTA_ERR_HTTP_TRANSPORT;
+    }
+    if (!f->connected) {
+        f->handshakes++;
+        f->connected = true;
+    }
+    bool outer = !f->busy;
+    f->busy = true;
+    paku_ota_err_t err = dispatch(f, req, resp);
+    if (outer) {
+        f->busy = false;
+    }
+    if (err != PAKU_OTA_OK) {
+        f->connected = false;
+    }
+    return err;
+}
+
+static void f_http_close(void *ctx)
+{
+    ((fake_t *)ctx)->connected = false;
+}
+
+static paku_ota_err_t f_running_project(void *ctx, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", ((fake_t *)ctx)->project);
+    return PAKU_OTA_OK;
+}
+
+static bool f_secure_version_ok(void *ctx, uint32_t v)
+{
+    fake_t *f = ctx;
+    return !f->anti_rollback || v >= f->min_secure_version;
 }
 
 static paku_ota_err_t f_part_begin(void *ctx, uint64_t size)
@@ -184,6 +227,9 @@ static paku_ota_err_t f_part_write(void *ctx, uint64_t offset, const uint8_t *da
     }
     memcpy(f->flash + offset, data, len);
     f->cursor += len;
+    if (f->cursor > f->max_written) {
+        f->max_written = f->cursor;
+    }
     return PAKU_OTA_OK;
 }
 
@@ -220,7 +266,7 @@ static void f_part_abort(void *ctx)
 static paku_ota_err_t f_part_set_boot(void *ctx, const char *version)
 {
     fake_t *f = ctx;
-    if (!f->finished) {
+    if (!f->finished || f->fail_set_boot) {
         return PAKU_OTA_ERR_PARTITION;
     }
     snprintf(f->boot_version, sizeof(f->boot_version), "%s", version);
@@ -328,6 +374,9 @@ void fake_init(fake_t *f, const uint8_t *image, size_t image_len, size_t capacit
     paku_ota_port_t *p = &f->port;
     p->ctx = f;
     p->http = f_http;
+    p->http_close = f_http_close;
+    p->running_project = f_running_project;
+    p->secure_version_ok = f_secure_version_ok;
     p->part_begin = f_part_begin;
     p->part_resume = f_part_resume;
     p->part_write = f_part_write;

@@ -58,6 +58,10 @@ typedef struct {
 
     /* --- network --- */
     bool unreachable; /* every request fails at the transport level */
+    bool connected;   /* a kept-alive connection is open */
+    int handshakes;   /* connections opened */
+    bool busy;        /* a response is being delivered (nested requests fail) */
+    int nested;       /* requests made while another one was in flight */
 
     /* --- partition --- */
     uint8_t *flash;
@@ -71,6 +75,8 @@ typedef struct {
     int finish_calls;
     uint64_t read_bytes;
     bool fail_finish;
+    bool fail_set_boot;
+    uint64_t max_written;      /* highest write cursor seen */
     char boot_version[PAKU_OTA_VERSION_MAX_LEN + 1];
 
     /* --- persistent state --- */
@@ -79,6 +85,9 @@ typedef struct {
 
     /* --- device --- */
     char running[PAKU_OTA_VERSION_MAX_LEN + 1];
+    char project[33];              /* running project name ("" = none) */
+    bool anti_rollback;            /* secure_version_ok is offered */
+    uint32_t min_secure_version;   /* ... and accepts at least this */
     char previous[PAKU_OTA_VERSION_MAX_LEN + 1];
     bool pending_verify;
     int mark_valid_calls;

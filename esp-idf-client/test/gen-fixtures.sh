@@ -27,6 +27,8 @@ q openssl ecparam -name prime256v1 -genkey -noout -out ec.pem
 q openssl ec -in ec.pem -pubout -out ec.pub.pem
 q openssl ecparam -name prime256v1 -genkey -noout -out other-ec.pem
 q openssl ec -in other-ec.pem -pubout -out other-ec.pub.pem
+q openssl ecparam -name secp384r1 -genkey -noout -out ec384.pem
+q openssl ec -in ec384.pem -pubout -out ec384.pub.pem
 
 # Signatures: RSA PKCS#1 v1.5 (raw 256 bytes) and ECDSA (DER), over SHA-256.
 for img in fw fw-1.1.0; do

@@ -23,6 +23,7 @@ typedef struct {
     paku_ota_config_t cfg;
     paku_ota_handle_t h;
     char *pubkey;
+    uint8_t *stamped; /* an image with an esp_app_desc_t, see stamp() */
 } fx_t;
 
 static int setup(void **state)
@@ -58,6 +59,7 @@ static int teardown(void **state)
     free(x->image);
     free(x->other);
     free(x->pubkey);
+    free(x->stamped);
     free(x);
     return 0;
 }
@@ -78,6 +80,40 @@ static void use_key(fx_t *x, const char *name)
 
 /* Queue an offer of the fake's image. sig_file: fixture with the raw
  * signature, or NULL for an unsigned release. */
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Serve a copy of fw.bin made into an ESP app image whose esp_app_desc_t
+ * says version / project / secure_version; sha gets its SHA-256. */
+static void stamp(fx_t *x, const char *version, const char *project, uint32_t secure_version,
+                  char sha[65])
+{
+    free(x->stamped);
+    x->stamped = malloc(x->image_len);
+    memcpy(x->stamped, x->image, x->image_len);
+    uint8_t *img = x->stamped;
+    img[0] = PAKU_OTA_IMAGE_MAGIC;
+    uint8_t *d = img + PAKU_OTA_APP_DESC_OFFSET;
+    put_le32(d, PAKU_OTA_APP_DESC_MAGIC);
+    put_le32(d + 4, secure_version);
+    memset(d + 16, 0, 64);
+    memcpy(d + 16, version, strlen(version));
+    memcpy(d + 48, project, strlen(project));
+    paku_ota_sha256_t *h = paku_ota_sha256_new();
+    uint8_t digest[32];
+    assert_int_equal(paku_ota_sha256_start(h), PAKU_OTA_OK);
+    assert_int_equal(paku_ota_sha256_update(h, img, x->image_len), PAKU_OTA_OK);
+    assert_int_equal(paku_ota_sha256_finish(h, digest), PAKU_OTA_OK);
+    paku_ota_sha256_free(h);
+    paku_ota_hex_encode(digest, sizeof(digest), sha);
+    x->f.image = img;
+}
+
 static void offer(fx_t *x, const char *version, const char *sha, const char *sig_file,
                   const char *alg, bool rollback)
 {
@@ -144,6 +180,7 @@ static void update_streams_verifies_sets_boot_and_reports_in_order(void **state)
 {
     fx_t *x = *state;
     offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->cfg.range_request_size = 32768; /* ten ranges of fw.bin, a report after each */
     start(x);
     paku_ota_result_t r;
     assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
@@ -154,7 +191,11 @@ static void update_streams_verifies_sets_boot_and_reports_in_order(void **state)
     assert_flash_holds_image(x);
     assert_string_equal(x->f.boot_version, "1.1.0");
     assert_string_equal(x->f.running, "1.0.0"); /* not before the restart */
-    assert_false(x->f.had_range[0]);
+    assert_int_equal(x->f.download_calls, 10);
+    /* every report went out between responses, on the one connection */
+    assert_int_equal(x->f.nested, 0);
+    assert_int_equal(x->f.handshakes, 1);
+    assert_false(x->f.connected); /* closed when the call returned */
     /* downloading 0,10,...,100 then installing, then success */
     int expect = 0;
     int i = 0;
@@ -723,6 +764,239 @@ static void withdrawn_offer_discards_the_partial_download(void **state)
     assert_int_equal(x->f.st.resume_offset, 0);
 }
 
+static void one_download_request_reports_only_its_start_and_end(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_false(x->f.had_range[0]);
+    assert_int_equal(x->f.nested, 0);
+    assert_int_equal(x->f.handshakes, 1);
+    assert_int_equal(fake_count_posts(&x->f, "downloading"), 2);
+    assert_int_equal(x->f.posts[0].progress, 0);
+    assert_int_equal(x->f.posts[1].progress, 100);
+}
+
+static void each_public_call_uses_one_connection_and_closes_it(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    no_offer(x, 1200);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(x->f.handshakes, 1);
+    paku_ota_restart(x->h);
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(x->f.handshakes, 2);
+    assert_false(x->f.connected);
+}
+
+static void server_errors_in_the_confirm_window_keep_a_good_image(void **state)
+{
+    static const int statuses[] = {500, 502, 504, 404, 401};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        fx_t *x = *state;
+        fake_free(&x->f);
+        fake_init(&x->f, x->image, x->image_len, 1024 * 1024, "1.0.0");
+        offer(x, "1.1.0", x->sha, NULL, NULL, false);
+        fake_reply(&x->f, statuses[i], "{\"title\":\"oops\"}", NULL);
+        start(x);
+        paku_ota_result_t r;
+        assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+        paku_ota_restart(x->h);
+        assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
+        assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
+        assert_int_equal(x->f.mark_valid_calls, 1);
+        assert_int_equal(x->f.mark_invalid_calls, 0);
+        assert_string_equal(x->f.running, "1.1.0");
+        assert_false(x->f.st.pending_confirm);
+        assert_int_equal(x->f.check_calls, 2); /* the first answer settles it */
+    }
+}
+
+static void transport_failures_then_an_answer_confirm_within_the_window(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    fake_reply(&x->f, 0, NULL, NULL); /* no answer */
+    fake_reply(&x->f, 0, NULL, NULL);
+    fake_reply(&x->f, 502, "bad gateway", NULL);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    paku_ota_restart(x->h);
+    assert_int_equal(paku_ota_confirm_boot(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_CONFIRMED);
+    assert_int_equal(x->f.mark_invalid_calls, 0);
+    assert_int_equal(x->f.check_calls, 4);
+}
+
+static void platform_refusals_are_remembered_and_reported_once(void **state)
+{
+    fx_t *x = *state;
+    for (int which = 0; which < 2; which++) {
+        fake_free(&x->f);
+        fake_init(&x->f, x->image, x->image_len, 1024 * 1024, "1.0.0");
+        offer(x, "1.1.0", x->sha, NULL, NULL, false);
+        x->f.fail_finish = which == 0;
+        x->f.fail_set_boot = which == 1;
+        start(x);
+        paku_ota_result_t r;
+        for (int cycle = 0; cycle < 3; cycle++) {
+            assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_PARTITION);
+            assert_non_null(strstr(r.reason, which == 0 ? "esp_ota_end"
+                                                        : "esp_ota_set_boot_partition"));
+        }
+        assert_int_equal(x->f.download_calls, 1);
+        assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+        assert_int_equal(x->f.posts[x->f.n_posts - 1].has_error, true);
+        assert_string_equal(x->f.boot_version, "");
+        assert_false(x->f.st.pending_confirm);
+        assert_int_equal(x->f.check_calls, 3);
+    }
+}
+
+static void refusals_by_the_rules_are_reported_once(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "0.9.0", x->sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    for (int cycle = 0; cycle < 3; cycle++) {
+        assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_DOWNGRADE_REFUSED);
+    }
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+    assert_int_equal(x->f.download_calls, 0);
+}
+
+static void secure_version_below_the_chip_minimum_stops_at_the_header(void **state)
+{
+    fx_t *x = *state;
+    char sha[65];
+    stamp(x, "1.1.0", "thermostat", 1, sha);
+    x->f.anti_rollback = true;
+    x->f.min_secure_version = 2;
+    offer(x, "1.1.0", sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_SECURE_VERSION);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_non_null(strstr(r.reason, "secure_version 1"));
+    assert_int_equal(x->f.max_written, 0); /* judged before the first write */
+    assert_int_equal(x->f.finish_calls, 0);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_SECURE_VERSION);
+    assert_int_equal(x->f.download_calls, 1);
+    assert_int_equal(fake_count_posts(&x->f, "failed"), 1);
+}
+
+static void image_description_must_name_the_offered_version_and_project(void **state)
+{
+    fx_t *x = *state;
+    char sha[65];
+    x->cfg.verify_app_desc = true;
+    strcpy(x->f.project, "thermostat");
+
+    /* an older image, properly hashed, offered under a newer label */
+    stamp(x, "0.9.0", "thermostat", 0, sha);
+    offer(x, "1.1.0", sha, NULL, NULL, false);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_IMAGE_DESC);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_REFUSED);
+    assert_non_null(strstr(r.reason, "0.9.0"));
+    assert_string_equal(x->f.boot_version, "");
+
+    /* another project's firmware */
+    x->f.n_replies = 0;
+    x->f.check_calls = 0;
+    stamp(x, "1.1.0", "doorbell", 0, sha);
+    offer(x, "1.1.0", sha, NULL, NULL, false);
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_IMAGE_DESC);
+    assert_non_null(strstr(r.reason, "doorbell"));
+
+    /* not an app image at all */
+    x->f.n_replies = 0;
+    x->f.check_calls = 0;
+    x->f.image = x->image;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    if (x->image[0] != PAKU_OTA_IMAGE_MAGIC) {
+        assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_IMAGE_DESC);
+        assert_non_null(strstr(r.reason, "not an ESP app image"));
+    }
+
+    /* "v1.1.0" as ESP-IDF's PROJECT_VER often is: equal to the offer */
+    x->f.n_replies = 0;
+    x->f.check_calls = 0;
+    stamp(x, "v1.1.0", "thermostat", 0, sha);
+    offer(x, "1.1.0", sha, NULL, NULL, false);
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_string_equal(x->f.boot_version, "1.1.0");
+    assert_int_equal(fake_count_posts(&x->f, "failed"), x->image[0] == PAKU_OTA_IMAGE_MAGIC ? 2 : 3);
+}
+
+static void image_description_is_checked_again_on_resume_after_reboot(void **state)
+{
+    fx_t *x = *state;
+    char sha[65];
+    x->cfg.verify_app_desc = true;
+    stamp(x, "1.1.0", "thermostat", 0, sha);
+    offer(x, "1.1.0", sha, NULL, NULL, false);
+    x->f.drop_after[0] = 50000;
+    x->cfg.max_attempts = 1;
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_HTTP_TRANSPORT);
+    fake_power_cycle(&x->f);
+    /* the partial image on flash now claims another project */
+    memcpy(x->f.flash + PAKU_OTA_APP_DESC_OFFSET + 48, "doorbell\0", 9);
+    strcpy(x->f.project, "thermostat");
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_ERR_IMAGE_DESC);
+    assert_string_equal(x->f.boot_version, "");
+}
+
+static void transport_security_is_settled_at_create(void **state)
+{
+    fx_t *x = *state;
+    paku_ota_handle_t h = NULL;
+    paku_ota_port_t port = x->f.port;
+    paku_ota_config_t c = x->cfg;
+    port.flags = PAKU_OTA_PORT_TLS_FROM_CONFIG;
+
+    c.ca_cert_pem = NULL;
+    assert_int_equal(paku_ota_create(&c, &port, &h), PAKU_OTA_ERR_CONFIG);
+    c.use_cert_bundle = true; /* but the port has no bundle */
+    assert_int_equal(paku_ota_create(&c, &port, &h), PAKU_OTA_ERR_CONFIG);
+    port.flags |= PAKU_OTA_PORT_HAS_CERT_BUNDLE;
+    assert_int_equal(paku_ota_create(&c, &port, &h), PAKU_OTA_OK);
+    paku_ota_destroy(h);
+    h = NULL;
+    c.use_cert_bundle = false;
+    c.ca_cert_pem = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n";
+    assert_int_equal(paku_ota_create(&c, &port, &h), PAKU_OTA_OK);
+    paku_ota_destroy(h);
+    h = NULL;
+
+    c.server_url = "http://ota.test:8080";
+    assert_int_equal(paku_ota_create(&c, &port, &h), PAKU_OTA_ERR_CONFIG);
+    assert_null(h);
+    c.allow_plain_http = true;
+    assert_int_equal(paku_ota_create(&c, &port, &h), PAKU_OTA_OK);
+    paku_ota_destroy(h);
+}
+
+static void numbers_print_without_64_bit_printf(void **state)
+{
+    (void)state;
+    char buf[PAKU_OTA_U64_STR_SIZE];
+    assert_string_equal(paku_ota_u64_str(0, buf), "0");
+    assert_string_equal(paku_ota_u64_str(400000, buf), "400000");
+    assert_string_equal(paku_ota_u64_str(UINT64_MAX, buf), "18446744073709551615");
+}
+
 static void bad_configurations_are_refused_at_create(void **state)
 {
     fx_t *x = *state;
@@ -828,6 +1102,17 @@ int main(int argc, char **argv)
         T(bootloader_rollback_is_reported_as_failed),
         T(check_settles_a_pending_image_before_looking_for_updates),
         T(withdrawn_offer_discards_the_partial_download),
+        T(one_download_request_reports_only_its_start_and_end),
+        T(each_public_call_uses_one_connection_and_closes_it),
+        T(server_errors_in_the_confirm_window_keep_a_good_image),
+        T(transport_failures_then_an_answer_confirm_within_the_window),
+        T(platform_refusals_are_remembered_and_reported_once),
+        T(refusals_by_the_rules_are_reported_once),
+        T(secure_version_below_the_chip_minimum_stops_at_the_header),
+        T(image_description_must_name_the_offered_version_and_project),
+        T(image_description_is_checked_again_on_resume_after_reboot),
+        T(transport_security_is_settled_at_create),
+        T(numbers_print_without_64_bit_printf),
         T(bad_configurations_are_refused_at_create),
         T(status_callback_sees_every_report),
     };

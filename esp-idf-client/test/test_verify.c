@@ -202,6 +202,11 @@ static void unusable_keys_are_configuration_errors(void **state)
     char *weak = (char *)fixture_read("rsa1024.pub.pem", NULL);
     assert_int_equal(paku_ota_sigkey_load(weak, &key), PAKU_OTA_ERR_CONFIG);
     free(weak);
+    /* EC keys other than P-256 */
+    char *p384 = (char *)fixture_read("ec384.pub.pem", NULL);
+    assert_int_equal(paku_ota_sigkey_load(p384, &key), PAKU_OTA_ERR_CONFIG);
+    free(p384);
+    assert_null(key);
     /* a private key is not what the device should hold */
     char *priv = (char *)fixture_read("rsa.pem", NULL);
     assert_int_equal(paku_ota_sigkey_load(priv, &key), PAKU_OTA_ERR_CONFIG);

@@ -2,7 +2,7 @@ using FluentValidation;
 using Microsoft.Extensions.DependencyInjection;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices.CheckForUpdate;
-using Paku.Ota.Application.Updates;
+using Paku.Ota.Application.Rollouts.Health;
 
 namespace Paku.Ota.Application;
 
@@ -14,7 +14,7 @@ public static class DependencyInjection
     {
         services.AddValidatorsFromAssembly(typeof(DependencyInjection).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddSingleton<OtaMetrics>();
-        services.AddSingleton<UpdateRecorder>();
+        services.AddSingleton<RolloutHealthMonitor>();
         services.AddSingleton(checkInterval);
         return services;
     }

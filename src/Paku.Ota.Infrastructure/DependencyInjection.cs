@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
@@ -9,10 +10,12 @@ using Paku.Ota.Application.Firmware;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
 using Paku.Ota.Application.Firmware.UploadRelease;
 using Paku.Ota.Application.Rollouts;
+using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Infrastructure.Persistence;
+using Paku.Ota.Infrastructure.Rollouts;
 using Paku.Ota.Infrastructure.Signing;
 
 namespace Paku.Ota.Infrastructure;
@@ -50,6 +53,10 @@ public static class DependencyInjection
         services.AddSingleton<RolloutStore>();
         services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
+        services.AddSingleton<IRolloutHealthStore, RolloutHealthStore>();
+        services.AddSingleton(configuration.GetSection("Ota:Rollouts:Health").Get<RolloutHealthOptions>() ?? new RolloutHealthOptions());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddHostedService<RolloutHealthLoop>();
         services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
         services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
 

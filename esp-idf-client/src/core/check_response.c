@@ -152,38 +152,44 @@ static bool is_base64_char(char c)
            c == '+' || c == '/' || c == '=';
 }
 
-static paku_ota_err_t parse_offer(const cJSON *root, paku_ota_check_response_t *out,
-                                  const char **detail)
+/* A required string copied into out (size bytes), or the error naming it. */
+static paku_ota_err_t required_copy(const cJSON *root, const char *name, char *out, size_t size,
+                                   const char **detail)
 {
     const char *s = NULL;
-    paku_ota_err_t err;
-
-    err = required_string(root, "latest_version", &s, detail);
+    paku_ota_err_t err = required_string(root, name, &s, detail);
     if (err != PAKU_OTA_OK) {
         return err;
     }
-    if (!paku_ota_strcpy_checked(out->latest_version, sizeof(out->latest_version), s)) {
-        *detail = "latest_version";
+    if (!paku_ota_strcpy_checked(out, size, s)) {
+        *detail = name;
         return PAKU_OTA_ERR_JSON_TOO_LONG;
+    }
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t parse_identity(const cJSON *root, paku_ota_check_response_t *out,
+                                     const char **detail)
+{
+    paku_ota_err_t err = required_copy(root, "latest_version", out->latest_version,
+                                       sizeof(out->latest_version), detail);
+    if (err != PAKU_OTA_OK) {
+        return err;
     }
     if (!paku_ota_version_is_valid(out->latest_version)) {
         *detail = "latest_version";
         return PAKU_OTA_ERR_INVALID_VERSION;
     }
-
-    err = required_string(root, "download_url", &s, detail);
+    err = required_copy(root, "download_url", out->download_url, sizeof(out->download_url),
+                        detail);
     if (err != PAKU_OTA_OK) {
         return err;
-    }
-    if (!paku_ota_strcpy_checked(out->download_url, sizeof(out->download_url), s)) {
-        *detail = "download_url";
-        return PAKU_OTA_ERR_JSON_TOO_LONG;
     }
     if (!valid_download_url(out->download_url)) {
         *detail = "download_url";
         return PAKU_OTA_ERR_BAD_URL;
     }
-
+    const char *s = NULL;
     err = required_string(root, "checksum_sha256", &s, detail);
     if (err != PAKU_OTA_OK) {
         return err;
@@ -194,74 +200,114 @@ static paku_ota_err_t parse_offer(const cJSON *root, paku_ota_check_response_t *
     }
     memcpy(out->checksum_sha256, s, PAKU_OTA_SHA256_HEX_LEN + 1);
     paku_ota_str_lower(out->checksum_sha256);
+    return PAKU_OTA_OK;
+}
 
+static paku_ota_err_t parse_size(const cJSON *root, paku_ota_check_response_t *out,
+                                 const char **detail)
+{
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(root, "size_bytes");
+    *detail = "size_bytes";
     if (is_null_or_absent(size)) {
-        *detail = "size_bytes";
         return PAKU_OTA_ERR_JSON_MISSING_FIELD;
     }
     if (!cJSON_IsNumber(size)) {
-        *detail = "size_bytes";
         return PAKU_OTA_ERR_JSON_WRONG_TYPE;
     }
     double d = size->valuedouble;
     if (!(d >= 1.0) || d > (double)PAKU_OTA_IMAGE_SIZE_SANITY_MAX || floor(d) != d) {
-        *detail = "size_bytes";
         return PAKU_OTA_ERR_BAD_SIZE;
     }
     out->size_bytes = (uint64_t)d;
+    *detail = NULL;
+    return PAKU_OTA_OK;
+}
 
-    const cJSON *sig = cJSON_GetObjectItemCaseSensitive(root, "signature");
-    const cJSON *alg = cJSON_GetObjectItemCaseSensitive(root, "signature_algorithm");
-    if (!is_null_or_absent(alg)) {
-        if (!cJSON_IsString(alg) || alg->valuestring == NULL) {
-            *detail = "signature_algorithm";
-            return PAKU_OTA_ERR_JSON_WRONG_TYPE;
-        }
-        if (strcmp(alg->valuestring, ALG_RSA) == 0) {
-            out->signature_algorithm = PAKU_OTA_SIG_RSA_PKCS1V15_SHA256;
-        } else if (strcmp(alg->valuestring, ALG_ECDSA) == 0) {
-            out->signature_algorithm = PAKU_OTA_SIG_ECDSA_P256_SHA256;
-        } else {
-            *detail = "signature_algorithm";
-            return PAKU_OTA_ERR_UNSUPPORTED_ALGORITHM;
-        }
+static paku_ota_err_t parse_algorithm(const cJSON *alg, paku_ota_check_response_t *out,
+                                      const char **detail)
+{
+    if (is_null_or_absent(alg)) {
+        return PAKU_OTA_OK;
     }
-    if (!is_null_or_absent(sig)) {
-        if (!cJSON_IsString(sig) || sig->valuestring == NULL) {
-            *detail = "signature";
-            return PAKU_OTA_ERR_JSON_WRONG_TYPE;
-        }
-        size_t n = paku_ota_strnlen(sig->valuestring, SIGNATURE_B64_MAX + 1);
-        /* Standard padded base64 only (what .NET and openssl base64 emit). */
-        if (n == 0 || n > SIGNATURE_B64_MAX || n % 4 != 0) {
-            *detail = "signature";
+    *detail = "signature_algorithm";
+    if (!cJSON_IsString(alg) || alg->valuestring == NULL) {
+        return PAKU_OTA_ERR_JSON_WRONG_TYPE;
+    }
+    if (strcmp(alg->valuestring, ALG_RSA) == 0) {
+        out->signature_algorithm = PAKU_OTA_SIG_RSA_PKCS1V15_SHA256;
+    } else if (strcmp(alg->valuestring, ALG_ECDSA) == 0) {
+        out->signature_algorithm = PAKU_OTA_SIG_ECDSA_P256_SHA256;
+    } else {
+        return PAKU_OTA_ERR_UNSUPPORTED_ALGORITHM;
+    }
+    *detail = NULL;
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t parse_signature_value(const cJSON *sig, paku_ota_check_response_t *out,
+                                            const char **detail)
+{
+    if (is_null_or_absent(sig)) {
+        return PAKU_OTA_OK;
+    }
+    *detail = "signature";
+    if (!cJSON_IsString(sig) || sig->valuestring == NULL) {
+        return PAKU_OTA_ERR_JSON_WRONG_TYPE;
+    }
+    size_t n = paku_ota_strnlen(sig->valuestring, SIGNATURE_B64_MAX + 1);
+    /* Standard padded base64 only (what .NET and openssl base64 emit). */
+    if (n == 0 || n > SIGNATURE_B64_MAX || n % 4 != 0) {
+        return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_base64_char(sig->valuestring[i])) {
             return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
         }
-        for (size_t i = 0; i < n; i++) {
-            if (!is_base64_char(sig->valuestring[i])) {
-                *detail = "signature";
-                return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
-            }
-        }
-        err = paku_ota_base64_decode(sig->valuestring, out->signature, sizeof(out->signature),
-                                     &out->signature_len);
-        if (err != PAKU_OTA_OK || out->signature_len == 0) {
-            out->signature_len = 0;
-            *detail = "signature";
-            return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
-        }
     }
-    if ((out->signature_len > 0) != (out->signature_algorithm != PAKU_OTA_SIG_NONE)) {
+    paku_ota_err_t err = paku_ota_base64_decode(sig->valuestring, out->signature,
+                                                sizeof(out->signature), &out->signature_len);
+    if (err != PAKU_OTA_OK || out->signature_len == 0) {
+        out->signature_len = 0;
+        return PAKU_OTA_ERR_BAD_SIGNATURE_FORMAT;
+    }
+    *detail = NULL;
+    return PAKU_OTA_OK;
+}
+
+static paku_ota_err_t parse_signature(const cJSON *root, paku_ota_check_response_t *out,
+                                      const char **detail)
+{
+    paku_ota_err_t err = parse_algorithm(
+        cJSON_GetObjectItemCaseSensitive(root, "signature_algorithm"), out, detail);
+    if (err == PAKU_OTA_OK) {
+        err = parse_signature_value(cJSON_GetObjectItemCaseSensitive(root, "signature"), out,
+                                    detail);
+    }
+    if (err == PAKU_OTA_OK &&
+        (out->signature_len > 0) != (out->signature_algorithm != PAKU_OTA_SIG_NONE)) {
         *detail = "signature/signature_algorithm";
-        return PAKU_OTA_ERR_INCONSISTENT_RESPONSE;
+        err = PAKU_OTA_ERR_INCONSISTENT_RESPONSE;
     }
+    return err;
+}
 
-    err = optional_string(root, "rollout", out->rollout, sizeof(out->rollout), detail);
-    if (err != PAKU_OTA_OK) {
-        return err;
+static paku_ota_err_t parse_offer(const cJSON *root, paku_ota_check_response_t *out,
+                                  const char **detail)
+{
+    paku_ota_err_t err = parse_identity(root, out, detail);
+    if (err == PAKU_OTA_OK) {
+        err = parse_size(root, out, detail);
     }
-    return optional_bool(root, "is_rollback", &out->is_rollback, detail);
+    if (err == PAKU_OTA_OK) {
+        err = parse_signature(root, out, detail);
+    }
+    if (err == PAKU_OTA_OK) {
+        err = optional_string(root, "rollout", out->rollout, sizeof(out->rollout), detail);
+    }
+    if (err == PAKU_OTA_OK) {
+        err = optional_bool(root, "is_rollback", &out->is_rollback, detail);
+    }
+    return err;
 }
 
 static paku_ota_err_t parse_root(const cJSON *root, paku_ota_check_response_t *out,
@@ -355,9 +401,7 @@ paku_ota_err_t paku_ota_parse_check_response(const char *body, size_t len,
     paku_ota_err_t err = parse_root(root, out, detail);
     cJSON_Delete(root);
     if (err != PAKU_OTA_OK) {
-        paku_ota_check_response_t zero;
-        memset(&zero, 0, sizeof(zero));
-        *out = zero;
+        memset(out, 0, sizeof(*out));
     }
     return err;
 }

@@ -34,6 +34,26 @@
 #define DEFAULT_ALLOW_DOWNGRADE false
 #endif
 
+#ifdef CONFIG_PAKU_OTA_ALLOW_PLAIN_HTTP
+#define DEFAULT_ALLOW_PLAIN_HTTP true
+#else
+#define DEFAULT_ALLOW_PLAIN_HTTP false
+#endif
+
+#ifdef CONFIG_PAKU_OTA_USE_CERT_BUNDLE
+#define DEFAULT_USE_CERT_BUNDLE true
+#else
+#define DEFAULT_USE_CERT_BUNDLE false
+#endif
+
+/* On a device every image carries an esp_app_desc_t; the host simulator's
+ * images do not. */
+#if defined(CONFIG_PAKU_OTA_VERIFY_APP_DESC)
+#define DEFAULT_VERIFY_APP_DESC true
+#else
+#define DEFAULT_VERIFY_APP_DESC false
+#endif
+
 #ifdef CONFIG_PAKU_OTA_RANGE_REQUEST_SIZE
 #define DEFAULT_RANGE_REQUEST_SIZE CONFIG_PAKU_OTA_RANGE_REQUEST_SIZE
 #else
@@ -79,6 +99,9 @@ void paku_ota_config_default(paku_ota_config_t *cfg)
     cfg->ca_cert_pem = DEFAULT_CA_PEM;
     cfg->signing_pubkey_pem = DEFAULT_PUBKEY_PEM;
     cfg->allow_downgrade = DEFAULT_ALLOW_DOWNGRADE;
+    cfg->allow_plain_http = DEFAULT_ALLOW_PLAIN_HTTP;
+    cfg->use_cert_bundle = DEFAULT_USE_CERT_BUNDLE;
+    cfg->verify_app_desc = DEFAULT_VERIFY_APP_DESC;
     cfg->check_interval_s = DEFAULT_CHECK_INTERVAL_S;
     cfg->range_request_size = DEFAULT_RANGE_REQUEST_SIZE;
     cfg->buffer_size = DEFAULT_BUFFER_SIZE;

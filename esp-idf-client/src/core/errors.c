@@ -37,6 +37,8 @@ const char *paku_ota_err_to_name(paku_ota_err_t err)
         NAME(PAKU_OTA_ERR_SIGNATURE_MISSING);
         NAME(PAKU_OTA_ERR_KEY_ALGORITHM_MISMATCH);
         NAME(PAKU_OTA_ERR_IMAGE_TOO_LARGE);
+        NAME(PAKU_OTA_ERR_IMAGE_DESC);
+        NAME(PAKU_OTA_ERR_SECURE_VERSION);
         NAME(PAKU_OTA_ERR_PARTITION);
         NAME(PAKU_OTA_ERR_STATE);
         NAME(PAKU_OTA_ERR_CRYPTO);
@@ -83,6 +85,8 @@ paku_ota_outcome_t paku_ota_outcome_for_err(paku_ota_err_t err)
     case PAKU_OTA_ERR_KEY_ALGORITHM_MISMATCH:
     case PAKU_OTA_ERR_UNSUPPORTED_ALGORITHM:
     case PAKU_OTA_ERR_IMAGE_TOO_LARGE:
+    case PAKU_OTA_ERR_IMAGE_DESC:
+    case PAKU_OTA_ERR_SECURE_VERSION:
         return PAKU_OTA_OUTCOME_REFUSED;
     /* Talking to the server did not work. */
     case PAKU_OTA_ERR_HTTP_TRANSPORT:

@@ -32,6 +32,14 @@ void paku_ota_str_lower(char *s);
 /** Digest bytes to lower-case hex (out must hold 2*len+1). */
 void paku_ota_hex_encode(const uint8_t *data, size_t len, char *out);
 
+/** Room for a uint64_t in decimal with its terminator. */
+#define PAKU_OTA_U64_STR_SIZE 21
+/** A uint64_t in decimal, written into out (PAKU_OTA_U64_STR_SIZE bytes);
+ *  returns out. The core prints 64-bit numbers through this, never with a
+ *  64-bit printf conversion:
+ *  newlib-nano (the default libc of small ESP chips) has no 64-bit printf. */
+const char *paku_ota_u64_str(uint64_t v, char *out);
+
 /* ---- SemVer ------------------------------------------------------------- */
 
 /** A parsed version. pre points into the parsed string (no copy). */
@@ -85,6 +93,28 @@ typedef struct {
 paku_ota_err_t paku_ota_parse_check_response(const char *body, size_t len,
                                              paku_ota_check_response_t *out,
                                              const char **detail);
+
+/* ---- The image's own description (esp_app_desc_t) ------------------------ */
+
+/** An ESP app image starts with esp_image_header_t (24 bytes) and the first
+ *  esp_image_segment_header_t (8 bytes); esp_app_desc_t follows at offset 32:
+ *  magic_word (0xABCD5432), secure_version, two reserved words, version[32],
+ *  project_name[32], ... The core needs the bytes up to project_name's end. */
+#define PAKU_OTA_APP_DESC_OFFSET 32u
+#define PAKU_OTA_APP_DESC_HEAD 112u
+#define PAKU_OTA_IMAGE_MAGIC 0xE9u
+#define PAKU_OTA_APP_DESC_MAGIC 0xABCD5432u
+
+typedef struct {
+    uint32_t secure_version;
+    char version[33];
+    char project_name[33];
+} paku_ota_app_desc_t;
+
+/** Read the description from an image's first PAKU_OTA_APP_DESC_HEAD bytes.
+ *  PAKU_OTA_ERR_IMAGE_DESC when they are not an ESP app image with one. */
+paku_ota_err_t paku_ota_app_desc_parse(const uint8_t *head, size_t len,
+                                       paku_ota_app_desc_t *out);
 
 /* ---- HTTP helpers ---------------------------------------------------------- */
 

@@ -87,6 +87,8 @@ typedef struct {
     const char *ca_cert_pem;
     const char *client_cert_pem;
     const char *client_key_pem;
+    /** Verify the server with the platform's certificate bundle. */
+    bool use_cert_bundle;
     paku_ota_http_headers_cb_t on_headers; /**< may be NULL */
     paku_ota_http_body_cb_t on_body;       /**< may be NULL: body discarded */
     void *user;
@@ -117,17 +119,32 @@ typedef struct {
 
 /* ---- The port table -------------------------------------------------------- */
 
+/** The port takes the TLS material from the configuration's PEM strings (so
+ *  an https server needs ca_cert_pem or the certificate bundle). Ports that
+ *  take files (host) leave it clear. */
+#define PAKU_OTA_PORT_TLS_FROM_CONFIG 0x1u
+/** The port can verify servers with a certificate bundle. */
+#define PAKU_OTA_PORT_HAS_CERT_BUNDLE 0x2u
+
 struct paku_ota_port {
     void *ctx;
+    /** PAKU_OTA_PORT_* capability bits. */
+    uint32_t flags;
 
     /** Perform one request; see the callback contracts above.
      *  @param[out] resp  status and headers (valid when PAKU_OTA_OK or
      *                    PAKU_OTA_ERR_ABORTED is returned)
+     *  The port keeps its connection open between requests (HTTP/1.1
+     *  keep-alive) until http_close; a request a callback aborted, or one
+     *  that failed, closes it.
      *  @return PAKU_OTA_OK when the whole body was delivered,
      *          PAKU_OTA_ERR_ABORTED when a callback stopped it,
      *          PAKU_OTA_ERR_HTTP_TRANSPORT when the connection failed. */
     paku_ota_err_t (*http)(void *ctx, const paku_ota_http_request_t *req,
                            paku_ota_http_response_t *resp);
+    /** End the kept-alive connection (the core calls it when a public call
+     *  returns). May be NULL. */
+    void (*http_close)(void *ctx);
 
     /** Start writing a new image of image_size bytes at offset 0, discarding
      *  any earlier partial image. PAKU_OTA_ERR_IMAGE_TOO_LARGE when it cannot
@@ -154,6 +171,13 @@ struct paku_ota_port {
 
     /** Version of the running image (NUL-terminated, at most len-1 chars). */
     paku_ota_err_t (*running_version)(void *ctx, char *buf, size_t len);
+    /** Project name of the running image (esp_app_desc_t.project_name); may
+     *  be NULL, then an image's project name is not compared. */
+    paku_ota_err_t (*running_project)(void *ctx, char *buf, size_t len);
+    /** Whether the chip's anti-rollback accepts an image of this
+     *  secure_version (esp_efuse_check_secure_version). May be NULL: no
+     *  anti-rollback. */
+    bool (*secure_version_ok)(void *ctx, uint32_t secure_version);
     /** Whether the running image still waits for confirmation (bootloader
      *  app-rollback state PENDING_VERIFY). */
     paku_ota_err_t (*boot_pending_verify)(void *ctx, bool *pending);

@@ -90,3 +90,18 @@ void paku_ota_hex_encode(const uint8_t *data, size_t len, char *out)
     }
     out[2 * len] = '\0';
 }
+
+const char *paku_ota_u64_str(uint64_t v, char *out)
+{
+    char tmp[PAKU_OTA_U64_STR_SIZE];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = '\0';
+    return out;
+}

@@ -55,7 +55,6 @@ public static class DatabaseUnavailable
         NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException or IOException } => true,
         PostgresException { SqlState: "57P01" or "57P02" or "57P03" or "53300" } => true,
         TimeoutException => true,
-        Infrastructure.Persistence.UpdateGroupAbortedException => true,
         _ when exception.InnerException is { } inner => Is(inner),
         _ => false,
     };

@@ -25,6 +25,10 @@ public interface IRolloutChange : IAsyncDisposable
     Rollout Rollout { get; }
 
     Task SaveAsync(CancellationToken cancellationToken);
+
+    /// <summary>Saves a rollout that <see cref="Rollout.Halt"/> just halted: the halt's time and figures
+    /// (<paramref name="detailsJson"/>), and the system's audit entry, in one transaction.</summary>
+    Task SaveHaltAsync(string detailsJson, CancellationToken cancellationToken);
 }
 
 /// <summary>The read side: rollouts with their live progress, counted in the database.</summary>

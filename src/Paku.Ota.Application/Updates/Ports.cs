@@ -1,4 +1,3 @@
-using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Application.Updates;
@@ -48,13 +47,6 @@ public interface IUpdateLedgerSession : IAsyncDisposable
 
     /// <summary>Stores the device's new attempt state and its outcome in the rollout's accounting.</summary>
     void SaveAttempt(string deviceId, long? rolloutId, UpdateAttempt attempt, bool startsAttempt);
-
-    /// <summary>The rollout's outcome counts, including what this session has written so far.</summary>
-    Task<RolloutCounts> CountAsync(long rolloutId, CancellationToken cancellationToken);
-
-    /// <summary>Halts the rollout unless it is already halted; true when this call halted it (so two
-    /// replicas that decide at once halt it, audit it and count it once).</summary>
-    Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken);
 
     Task CommitAsync(CancellationToken cancellationToken);
 }

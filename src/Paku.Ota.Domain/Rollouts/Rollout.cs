@@ -67,6 +67,9 @@ public sealed class Rollout
     /// <summary>Stopped by its own failure threshold rather than by an operator.</summary>
     public bool IsHalted { get; private set; }
 
+    /// <summary>Active unless stopped; stopped by its own threshold is halted, by anything else paused.</summary>
+    public RolloutState State => IsActive ? RolloutState.Active : IsHalted ? RolloutState.Halted : RolloutState.Paused;
+
     public static RolloutCreation Create(
         string? name,
         string? deviceModel,

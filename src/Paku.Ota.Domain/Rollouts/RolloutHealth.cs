@@ -1,4 +1,5 @@
 using System.Globalization;
+using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Domain.Rollouts;
 
@@ -17,8 +18,35 @@ public sealed record RolloutCounts(int Attempts, int Failed, int RolledBack)
 /// <param name="Reason">A sentence with the figures, fit for an audit entry or the rollout's pause reason.</param>
 public sealed record HealthVerdict(bool MustHalt, decimal FailureRatePercent, string Reason);
 
+/// <summary>The one definition of a rollout's health. An attempt is a device of the rollout that started
+/// the update (any status; a device only offered it has not attempted); a failure is an attempt that
+/// ended failed or rolled back. The database's <c>rollout_health</c> view counts the same, pinned by a test.</summary>
 public static class RolloutHealth
 {
+    /// <summary>Whether a device's attempt in this status counts against the rollout.</summary>
+    public static bool IsFailure(UpdateStatus status) => status is UpdateStatus.Failed or UpdateStatus.RolledBack;
+
+    /// <summary>Counts a rollout's devices by the status of their attempt; null for a device that was
+    /// offered the release and has not started.</summary>
+    public static RolloutCounts Count(IEnumerable<UpdateStatus?> devices)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        int attempts = 0, failed = 0, rolledBack = 0;
+        foreach (var status in devices)
+        {
+            if (status is not { } started)
+            {
+                continue;
+            }
+
+            attempts++;
+            failed += started == UpdateStatus.Failed ? 1 : 0;
+            rolledBack += started == UpdateStatus.RolledBack ? 1 : 0;
+        }
+
+        return new RolloutCounts(attempts, failed, rolledBack);
+    }
+
     public static HealthVerdict Evaluate(RolloutCounts counts, FailureThreshold threshold)
     {
         ArgumentNullException.ThrowIfNull(counts);

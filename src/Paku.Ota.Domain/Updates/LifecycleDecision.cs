@@ -48,5 +48,5 @@ public sealed record LifecycleDecision
     /// This decision turns an attempt into a failure (failed or rolled back). True once per
     /// failure: a repeated failed report changes nothing and does not count again.
     /// </summary>
-    public bool CountsAsFailure => NewAttempt is { Status: UpdateStatus.Failed or UpdateStatus.RolledBack };
+    public bool CountsAsFailure => NewAttempt is { } attempt && Rollouts.RolloutHealth.IsFailure(attempt.Status);
 }

@@ -158,7 +158,7 @@ public static class UpdateSelection
                     candidate, evaluation.Verdict, $"{name} is for model {rollout.DeviceModel}, the device is a {device.Model}");
 
             case SelectionVerdict.Inactive:
-                var state = rollout.IsHalted ? "halted" : rollout.PauseReason is null ? "inactive" : "paused";
+                var state = rollout.State.ToWire();
                 var sentence = rollout.PauseReason is null ? $"{name} is {state}" : $"{name} is {state}: {rollout.PauseReason}";
                 return new CandidateExplanation(candidate, evaluation.Verdict, sentence) { PauseReason = rollout.PauseReason };
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Domain.Rollouts;
 
 namespace Paku.Ota.Infrastructure.Metrics;
 
@@ -32,6 +33,7 @@ public sealed class FleetGauges : BackgroundService
         _logger = logger;
         _meter.CreateObservableGauge("ota.devices", () => _figures.Devices, description: "Registered devices by model and running firmware version.");
         _meter.CreateObservableGauge("ota.active.rollouts", () => _figures.ActiveRollouts, description: "Rollouts currently offering updates.");
+        _meter.CreateObservableGauge("ota.rollouts", () => _figures.RolloutsByState, description: "Rollouts by state (active, paused, halted).");
         _meter.CreateObservableGauge("ota.rollout.devices", () => _figures.RolloutDevices, description: "Devices of active and recently halted rollouts by outcome.");
         _meter.CreateObservableGauge("ota.rollout.failure.ratio", () => _figures.FailureRatios, description: "Share of a rollout's attempts that failed or rolled back (0..1).");
         _meter.CreateObservableGauge("ota.rollout.last.progress.timestamp", () => _figures.LastProgress, unit: "s",
@@ -51,12 +53,10 @@ public sealed class FleetGauges : BackgroundService
               from rollout_devices rd join rollouts r on r.id = rd.rollout_id
              where r.is_active or r.halted_at > now() - interval '7 days'
              group by 1, 2;
-            select r.name,
-                   coalesce((count(*) filter (where rd.status in ('failed', 'rolled_back')))::float8
-                            / nullif(count(*) filter (where rd.status <> 'offered'), 0), 0) as ratio
-              from rollouts r left join rollout_devices rd on rd.rollout_id = r.id
-             where r.is_active or r.halted_at > now() - interval '7 days'
-             group by r.name;
+            select r.name, coalesce(h.failures::float8 / nullif(h.attempts, 0), 0) as ratio
+              from rollouts r cross join lateral (select * from rollout_health h where h.rollout_id = r.id) h
+             where r.is_active or r.halted_at > now() - interval '7 days';
+            select h.state, count(*)::bigint from rollout_health h group by h.state;
             select r.name, extract(epoch from coalesce(max(rd.updated_at), r.updated_at))::float8 as at
               from rollouts r left join rollout_devices rd on rd.rollout_id = r.id
              where r.is_active
@@ -71,11 +71,14 @@ public sealed class FleetGauges : BackgroundService
             .Select(r => new Measurement<long>(r.N, new("rollout", r.Name), new("status", r.Status))).ToArray();
         var ratios = (await grid.ReadAsync<(string Name, double Ratio)>())
             .Select(r => new Measurement<double>(r.Ratio, new KeyValuePair<string, object?>("rollout", r.Name))).ToArray();
+        var states = (await grid.ReadAsync<(string State, long N)>()).ToDictionary(s => s.State, s => s.N);
+        var byState = Enum.GetValues<RolloutState>()
+            .Select(s => new Measurement<long>(states.GetValueOrDefault(s.ToWire()), new KeyValuePair<string, object?>("state", s.ToWire()))).ToArray();
         var progress = (await grid.ReadAsync<(string Name, double At)>())
             .Select(r => new Measurement<double>(r.At, new KeyValuePair<string, object?>("rollout", r.Name))).ToArray();
         var unseen = await grid.ReadSingleAsync<long>();
         var storage = await grid.ReadSingleAsync<long>();
-        _figures = new Figures(devices, active, rolloutDevices, ratios, progress, unseen, storage);
+        _figures = new Figures(devices, active, byState, rolloutDevices, ratios, progress, unseen, storage);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -104,12 +107,13 @@ public sealed class FleetGauges : BackgroundService
     private sealed record Figures(
         Measurement<long>[] Devices,
         long ActiveRollouts,
+        Measurement<long>[] RolloutsByState,
         Measurement<long>[] RolloutDevices,
         Measurement<double>[] FailureRatios,
         Measurement<double>[] LastProgress,
         long UnseenAfterUpdate,
         long StorageBytes)
     {
-        public static Figures None { get; } = new([], 0, [], [], [], 0, 0);
+        public static Figures None { get; } = new([], 0, [], [], [], [], 0, 0);
     }
 }

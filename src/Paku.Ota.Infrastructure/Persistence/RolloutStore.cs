@@ -18,10 +18,11 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
                r.created_by, r.created_at, r.updated_at,
                p.targeted, p.offered, p.downloading, p.installing, p.reported_success, p.confirmed, p.failed, p.rolled_back,
-               p.attempts,
-               coalesce(round(100.0 * (p.failed + p.rolled_back) / nullif(p.attempts, 0), 2), 0) as failure_rate_percent
+               h.state, h.attempts,
+               coalesce(round(100.0 * h.failures / nullif(h.attempts, 0), 2), 0) as failure_rate_percent
         from rollouts r
         join firmware_releases fr on fr.id = r.release_id
+        cross join lateral (select * from rollout_health h where h.rollout_id = r.id) h
         cross join lateral (
             select count(*)::int as targeted,
                    count(*) filter (where rd.status = 'offered')::int as offered,
@@ -30,8 +31,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                    count(*) filter (where rd.status = 'success')::int as reported_success,
                    count(*) filter (where rd.status = 'confirmed')::int as confirmed,
                    count(*) filter (where rd.status = 'failed')::int as failed,
-                   count(*) filter (where rd.status = 'rolled_back')::int as rolled_back,
-                   count(*) filter (where rd.status <> 'offered')::int as attempts
+                   count(*) filter (where rd.status = 'rolled_back')::int as rolled_back
             from rollout_devices rd
             where rd.rollout_id = r.id
         ) p
@@ -150,6 +150,15 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         return JsonSerializer.Serialize(json);
     }
 
+    /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>
+    internal static RolloutState ParseState(string state) => state switch
+    {
+        "active" => RolloutState.Active,
+        "paused" => RolloutState.Paused,
+        "halted" => RolloutState.Halted,
+        _ => throw new InvalidOperationException($"rollout_health has an unknown state '{state}'"),
+    };
+
     private static RolloutView ToView(ViewRow r)
     {
         var filter = CatalogReader.ParseFilter(r.target_filter);
@@ -164,8 +173,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             shownFilter["groups"] = [.. filter.Groups.Order(StringComparer.Ordinal)];
         }
 
-        // is_active wins, as in Rollout.Restore: an operator may have flipped it in SQL.
-        var state = r.is_active ? "active" : r.halted_at is not null ? "halted" : "paused";
+        var state = ParseState(r.state).ToWire();
         JsonElement? haltDetails = null;
         if (r.halt_details is not null)
         {
@@ -195,7 +203,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         public async Task SaveAsync(CancellationToken cancellationToken)
         {
             // A halt's time and details stay while the rollout is halted and go when it resumes, so that
-            // the threshold can halt it again (the ledger halts only rollouts without halted_at).
+            // the threshold can halt it again (RolloutHealthMonitor halts only rollouts that are not halted).
             await connection.ExecuteAsync(new CommandDefinition("""
                 update rollouts
                    set target_filter = @filter::jsonb,
@@ -222,6 +230,23 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             await transaction.CommitAsync(cancellationToken);
         }
 
+        public async Task SaveHaltAsync(string detailsJson, CancellationToken cancellationToken)
+        {
+            if (!Rollout.IsHalted)
+            {
+                throw new InvalidOperationException($"Rollout '{Rollout.Name}' is not halted.");
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition("""
+                update rollouts
+                   set is_active = false, pause_reason = @reason, halted_at = now(), halt_details = @details::jsonb, updated_at = now()
+                 where id = @id;
+                insert into audit_log (actor, action, target, outcome, details)
+                values ('system', 'rollout.halt', @name, 'halted', @details::jsonb || jsonb_build_object('reason', @reason::text));
+                """, new { id, name = Rollout.Name, reason = Rollout.PauseReason, details = detailsJson }, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
         public async ValueTask DisposeAsync()
         {
             await transaction.DisposeAsync(); // rolls back unless saved
@@ -241,6 +266,6 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
         string? created_by, DateTime created_at, DateTime updated_at,
         int targeted, int offered, int downloading, int installing, int reported_success, int confirmed, int failed, int rolled_back,
-        int attempts, decimal failure_rate_percent);
+        string state, int attempts, decimal failure_rate_percent);
 #pragma warning restore IDE1006, SA1300
 }

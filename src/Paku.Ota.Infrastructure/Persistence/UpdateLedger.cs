@@ -1,7 +1,6 @@
 using System.Threading.Channels;
 using Npgsql;
 using Paku.Ota.Application.Updates;
-using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Infrastructure.Persistence;
@@ -15,13 +14,16 @@ public sealed class UpdateLedgerOptions
     public int Groups { get; set; } = 2;
 }
 
-/// <summary>Group commit for device update events (status reports, confirmations, rollbacks).
+/// <summary>Group commit for device update events (status reports, confirmations, rollbacks). It only
+/// writes: judging a rollout's health happens after the commit, outside the shared transaction
+/// (<c>RolloutHealthMonitor</c>).
 /// <para>The sessions opened while a transaction is in flight share the next one: their devices are
 /// locked by one statement (in a fixed order, so concurrent groups and check-in batches cannot
 /// deadlock), each handler decides on its own device's locked state as before, and when every session
 /// of the group has committed or given up, all their writes go to PostgreSQL as one multi-row batch
-/// with the COMMIT. No request waits for a timer: a lone report is a group of one and costs what it
-/// always did (BEGIN + lock, writes + COMMIT); under load the cost of the round trips, statements and
+/// with the COMMIT. Nothing is sent into the shared transaction ahead of the COMMIT, so a session that
+/// gives up takes nothing of the others with it. No request waits for a timer: a lone report is a group
+/// of one and costs what it always did (BEGIN + lock, writes + COMMIT); under load the cost of the round trips, statements and
 /// WAL flush is shared by the group.</para>
 /// <para>A session's <see cref="IUpdateLedgerSession.CommitAsync"/> returns only after the COMMIT,
 /// so no report is acknowledged before it is durable. A device appears at most once per group (a
@@ -225,10 +227,6 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
         private readonly List<Session> _committing = [];
         private readonly Dictionary<Session, Exception> _failed = [];
         private int _finished;
-        private bool _abandonedAfterWriting;
-
-        /// <summary>Serialises the sessions' own statements (counts, halts) on the shared connection.</summary>
-        public SemaphoreSlim Gate { get; } = new(1, 1);
 
         public NpgsqlConnection Connection { get; } = connection;
 
@@ -243,10 +241,6 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                 if (commit)
                 {
                     _committing.Add(session);
-                }
-                else if (session.HasWritten)
-                {
-                    _abandonedAfterWriting = true;
                 }
 
                 if (++_finished == size)
@@ -267,20 +261,6 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
         {
             try
             {
-                if (_abandonedAfterWriting)
-                {
-                    // a session gave up after sending writes into the shared transaction: they cannot be
-                    // taken back alone, so the group is rolled back and its reports are refused
-                    await using (var rollback = new NpgsqlCommand("rollback", Connection))
-                    {
-                        await rollback.ExecuteNonQueryAsync();
-                    }
-
-                    _committed.TrySetException(new UpdateGroupAbortedException(
-                        "A concurrent update event in the same transaction failed; nothing of this report was stored."));
-                    return;
-                }
-
                 try
                 {
                     await using var batch = new NpgsqlBatch(Connection);
@@ -410,49 +390,10 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 
         public List<Save> Saves { get; } = [];
 
-        /// <summary>True once this session sent writes into the shared transaction ahead of the commit.</summary>
-        public bool HasWritten { get; private set; }
-
         public void AppendHistory(StatusEntry entry) => History.Add(entry);
 
         public void SaveAttempt(string deviceId, long? rolloutId, UpdateAttempt attempt, bool startsAttempt) =>
             Saves.Add(new Save(deviceId, rolloutId, attempt, startsAttempt));
-
-        public Task<RolloutCounts> CountAsync(long rolloutId, CancellationToken cancellationToken) =>
-            OnSharedConnectionAsync(async connection =>
-            {
-                await using var command = new NpgsqlCommand("""
-                    select count(*) filter (where status <> 'offered')::int,
-                           count(*) filter (where status = 'failed')::int,
-                           count(*) filter (where status = 'rolled_back')::int
-                    from rollout_devices where rollout_id = $1
-                    """, connection);
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
-                await using var reader = await command.ExecuteReaderAsync();
-                await reader.ReadAsync();
-                return new RolloutCounts(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2));
-            });
-
-        public Task<bool> HaltAsync(long rolloutId, string reason, string detailsJson, CancellationToken cancellationToken) =>
-            OnSharedConnectionAsync(async connection =>
-            {
-                await using var command = new NpgsqlCommand("""
-                    with halted as (
-                        update rollouts
-                           set is_active = false, pause_reason = $2, halted_at = now(), halt_details = $3::jsonb, updated_at = now()
-                         where id = $1 and halted_at is null
-                        returning name
-                    )
-                    insert into audit_log (actor, action, target, outcome, details)
-                    select 'system', 'rollout.halt', name, 'halted', $3::jsonb || jsonb_build_object('reason', $2::text) from halted
-                    """, connection);
-                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = rolloutId });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reason });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = detailsJson });
-                var halted = await command.ExecuteNonQueryAsync() == 1;
-                HasWritten = true;
-                return halted;
-            });
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
@@ -480,52 +421,8 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 
             return ValueTask.CompletedTask;
         }
-
-        /// <summary>Runs one of this session's own statements in the shared transaction, one session at a
-        /// time, after sending its queued writes (the rollout's counts must include them). Never cancelled
-        /// with the request: a cancelled statement aborts the transaction, and every report of the group.</summary>
-        private async Task<T> OnSharedConnectionAsync<T>(Func<NpgsqlConnection, Task<T>> statement)
-        {
-            await group.Gate.WaitAsync(CancellationToken.None);
-            try
-            {
-                T result;
-                try
-                {
-                    // under a savepoint of its own, so that what PostgreSQL refuses fails this session
-                    // alone instead of aborting the transaction the whole group shares
-                    await using (var batch = new NpgsqlBatch(group.Connection))
-                    {
-                        batch.BatchCommands.Add(new NpgsqlBatchCommand("savepoint session_statement"));
-                        Group.AddWrites(batch, History, Saves);
-                        await batch.ExecuteNonQueryAsync();
-                    }
-
-                    result = await statement(group.Connection);
-                }
-                catch (PostgresException e) when (Group.RefusesOnlyItsData(e))
-                {
-                    await group.ExecuteAsync("rollback to savepoint session_statement");
-                    throw;
-                }
-
-                await group.ExecuteAsync("release savepoint session_statement");
-                HasWritten |= History.Count > 0 || Saves.Count > 0;
-                History.Clear();
-                Saves.Clear();
-                return result;
-            }
-            finally
-            {
-                group.Gate.Release();
-            }
-        }
     }
 }
-
-/// <summary>The shared transaction of a group of update events was rolled back because another event
-/// in it failed; the report was not stored and may be sent again.</summary>
-public sealed class UpdateGroupAbortedException(string message) : Exception(message);
 
 /// <summary>PostgreSQL refused the writes of this one update event (the others of its group were
 /// stored); retrying it unchanged will not help.</summary>

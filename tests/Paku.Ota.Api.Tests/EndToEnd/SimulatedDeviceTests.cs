@@ -64,16 +64,17 @@ public sealed class SimulatedDeviceTests
     }
 
     [Test]
-    public async Task A_device_installs_a_signed_release_and_is_confirmed_on_it()
+    public async Task A_device_installs_a_signed_release_and_is_confirmed_on_it_with_one_TLS_handshake_per_step()
     {
         await UploadAsync("1.1.0", FleetData.Image(600_000, seed: 11), signingKey: "signing.key");
         await CreateRolloutAsync("all-1.1.0", "1.1.0");
 
-        var (exit, summary) = Simulate("esp32_001", "1.0.0");
+        // ranges of 64 KiB: the check, ten downloads and every report share one connection
+        var (exit, summary) = Simulate("esp32_001", "1.0.0", "--range-size", "65536");
 
         var device = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/devices/esp32_001");
         Assert.That(exit, Is.Zero, summary);
-        Assert.That(summary, Does.StartWith("paku-ota-sim: updated 1.0.0 -> 1.1.0"));
+        Assert.That(summary, Is.EqualTo("paku-ota-sim: updated 1.0.0 -> 1.1.0 (connections: 1 update, 1 confirm)"));
         Assert.That(Find(device, "current_firmware_version"), Is.EqualTo("1.1.0"));
         Assert.That(await StatusAsync("esp32_001"), Is.EqualTo("confirmed"));
     }

@@ -23,7 +23,11 @@ public sealed class RolloutHaltTests
     [OneTimeSetUp]
     public async Task Start()
     {
-        (_db, _factory) = await ApiFactory.StartAsync("paku_test_safety");
+        (_db, _factory) = await ApiFactory.StartAsync("paku_test_safety", new Dictionary<string, string?>
+        {
+            ["Ota:Rollouts:Health:EvaluateSeconds"] = "0.1",
+            ["Ota:Rollouts:Health:SweepSeconds"] = "0.5",
+        });
         _fleet = new FleetData(_db);
         _admin = _factory.CreateAdminClient();
         _devices = _factory.CreateClient();
@@ -84,14 +88,96 @@ public sealed class RolloutHaltTests
         Assert.That(recorder.Sum("ota.rollout.halts"), Is.EqualTo(1));
         Assert.That(recorder.Sum("ota.status.reports", ("status", "failed")), Is.EqualTo(2));
         Assert.That(recorder.Gauge("ota.rollout.failure.ratio", ("rollout", "v1.1.0-all")), Is.EqualTo(0.1).Within(1e-9));
+        Assert.That(recorder.Gauge("ota.rollouts", ("state", "halted")), Is.EqualTo(1));
+        Assert.That(recorder.Gauge("ota.rollouts", ("state", "active")), Is.Zero);
         var metrics = await _devices.GetStringAsync("/metrics");
         Assert.That(metrics, Does.Contain("ota_rollout_halts_total"));
+        Assert.That(metrics, Does.Match("ota_rollouts\\{[^}]*state=\"halted\"[^}]*\\} 1\\b"));
         Assert.That(metrics, Does.Match("ota_rollout_failure_ratio\\{[^}]*rollout=\"v1.1.0-all\"[^}]*\\} 0.1\\b"));
 
         var panel = await DashboardRowAsync("Rollout progress", "v1.1.0-all");
         Assert.That(panel["state"], Is.EqualTo("halted"));
         Assert.That(panel["failed"], Is.EqualTo(2L));
         Assert.That(panel["failure_rate_percent"], Is.EqualTo(10.0m));
+    }
+
+    [Test]
+    public async Task Six_early_failures_then_24_successes_halt_a_30_device_canary_once_20_have_attempted()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-canary", firmware_version = "1.1.0", device_model = "esp32", target_type = "canary", rollout_percentage = 100, is_active = true });
+        var devices = Enumerable.Range(0, 30).Select(i => $"dev{i:D2}").ToList();
+        foreach (var id in devices)
+        {
+            Assert.That(await OfferedAsync(_devices, id, "1.0.0"), Is.True);
+        }
+
+        foreach (var id in devices.Take(6))
+        {
+            await ReportAsync(_devices, id, "downloading", 10);
+            await ReportAsync(_devices, id, "failed", 30, "flash write failed");
+        }
+
+        Assert.That((await RolloutAsync("v1.1.0-canary")).GetProperty("state").GetString(), Is.EqualTo("active"), "6 attempts are too few to judge");
+        foreach (var id in devices.Skip(6))
+        {
+            await SucceedAsync(id);
+        }
+
+        var rollout = await EventuallyHaltedAsync("v1.1.0-canary");
+        var details = rollout.GetProperty("halt_details");
+        Assert.That(details.GetProperty("failed").GetInt32(), Is.EqualTo(6));
+        Assert.That(details.GetProperty("attempts").GetInt32(), Is.InRange(20, 30));
+        Assert.That(rollout.GetProperty("pause_reason").GetString(), Does.StartWith("halted: 6 of "));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from audit_log where action = 'rollout.halt'"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Two_early_failures_then_18_successes_halt_the_rollout_at_10_percent()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-canary", firmware_version = "1.1.0", device_model = "esp32", target_type = "canary", rollout_percentage = 100, is_active = true });
+        var devices = Enumerable.Range(0, 20).Select(i => $"dev{i:D2}").ToList();
+        foreach (var id in devices)
+        {
+            Assert.That(await OfferedAsync(_devices, id, "1.0.0"), Is.True);
+        }
+
+        foreach (var id in devices.Take(2))
+        {
+            await ReportAsync(_devices, id, "failed", 0, "no space");
+        }
+
+        foreach (var id in devices.Skip(2))
+        {
+            await SucceedAsync(id);
+        }
+
+        var rollout = await EventuallyHaltedAsync("v1.1.0-canary");
+        Assert.That(rollout.GetProperty("pause_reason").GetString(), Is.EqualTo("halted: 2 of 20 attempts failed or rolled back (10 %), above the 5 % threshold"));
+        Assert.That(rollout.GetProperty("progress").GetProperty("confirmed").GetInt32(), Is.EqualTo(18));
+        Assert.That(await OfferedAsync(_devices, "late", "1.0.0"), Is.False, "a halted rollout is no longer offered");
+    }
+
+    [Test]
+    public async Task The_sweep_halts_a_rollout_whose_failures_no_event_judged()
+    {
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 10, minimum_attempts = 4 },
+        });
+        for (var i = 0; i < 4; i++)
+        {
+            await OfferedAsync(_devices, $"dev{i}", "1.0.0");
+        }
+
+        // as a replica that stopped between its commit and its judgement would leave them
+        await _fleet.ScalarAsync<int>("""
+            update rollout_devices set status = case when device_id = 'dev0' then 'failed' else 'downloading' end, updated_at = now()
+            returning 1
+            """);
+
+        var rollout = await EventuallyHaltedAsync("v1.1.0-all");
+        Assert.That(rollout.GetProperty("halt_details").GetProperty("triggered_by").GetString(), Is.EqualTo("sweep"));
     }
 
     [Test]
@@ -189,6 +275,31 @@ public sealed class RolloutHaltTests
         Assert.That(answer.GetProperty("latest_version").GetString(), Is.EqualTo("1.0.0"));
         Assert.That(answer.GetProperty("is_rollback").GetBoolean(), Is.True);
         Assert.That(await OfferedAsync(_devices, "bystander", "1.1.0"), Is.False);
+    }
+
+    /// <summary>Downloads, installs and boots the new image: confirmed at its next check.</summary>
+    private async Task SucceedAsync(string id)
+    {
+        await ReportAsync(_devices, id, "downloading", 10);
+        await ReportAsync(_devices, id, "success", 100);
+        await CheckAsync(_devices, id, "1.1.0");
+    }
+
+    /// <summary>A halt that no failure triggered comes from the background pass (every 0.1 s here).</summary>
+    private async Task<JsonElement> EventuallyHaltedAsync(string name)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var rollout = await RolloutAsync(name);
+            if (rollout.GetProperty("state").GetString() == "halted" || DateTime.UtcNow > deadline)
+            {
+                Assert.That(rollout.GetProperty("state").GetString(), Is.EqualTo("halted"), rollout.ToString());
+                return rollout;
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     private async Task CreateRolloutAsync(object body)

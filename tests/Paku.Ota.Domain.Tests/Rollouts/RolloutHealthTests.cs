@@ -1,4 +1,5 @@
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Domain.Tests.Rollouts;
 
@@ -6,6 +7,27 @@ public sealed class RolloutHealthTests
 {
     private static HealthVerdict Evaluate(int attempts, int failed, int rolledBack, FailureThreshold? threshold = null) =>
         RolloutHealth.Evaluate(new RolloutCounts(attempts, failed, rolledBack), threshold ?? FailureThreshold.Default);
+
+    [Test]
+    public void Every_started_device_is_an_attempt_and_failed_or_rolled_back_ones_are_failures()
+    {
+        UpdateStatus?[] devices =
+        [
+            null, null,
+            UpdateStatus.Downloading, UpdateStatus.Installing, UpdateStatus.Success, UpdateStatus.Confirmed,
+            UpdateStatus.Failed, UpdateStatus.Failed, UpdateStatus.RolledBack,
+        ];
+
+        var counts = RolloutHealth.Count(devices);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(counts, Is.EqualTo(new RolloutCounts(7, 2, 1)));
+            Assert.That(counts.Failures, Is.EqualTo(3));
+            Assert.That(Enum.GetValues<UpdateStatus>().Where(RolloutHealth.IsFailure),
+                Is.EquivalentTo(new[] { UpdateStatus.Failed, UpdateStatus.RolledBack }));
+        }
+    }
 
     [Test]
     public void Failures_above_the_threshold_halt_with_the_figures_in_the_reason()

@@ -391,6 +391,34 @@ public sealed class RolloutTests
     }
 
     [Test]
+    public void A_rollout_is_active_paused_or_halted_and_nothing_else()
+    {
+        var active = NewRollout();
+        var createdInactive = NewRollout(isActive: false);
+        var paused = NewRollout();
+        paused.Pause("lunch");
+        var halted = NewRollout();
+        halted.Halt("too many failures");
+        var haltedThenPaused = NewRollout();
+        haltedThenPaused.Halt("too many failures");
+        haltedThenPaused.Pause("operator looked");
+        var resumed = NewRollout();
+        resumed.Halt("too many failures");
+        resumed.Resume();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(active.State, Is.EqualTo(RolloutState.Active));
+            Assert.That(createdInactive.State, Is.EqualTo(RolloutState.Paused));
+            Assert.That(paused.State, Is.EqualTo(RolloutState.Paused));
+            Assert.That(halted.State, Is.EqualTo(RolloutState.Halted));
+            Assert.That(haltedThenPaused.State, Is.EqualTo(RolloutState.Halted));
+            Assert.That(resumed.State, Is.EqualTo(RolloutState.Active));
+            Assert.That(Enum.GetValues<RolloutState>().Select(s => s.ToWire()), Is.EqualTo(new[] { "active", "paused", "halted" }));
+        }
+    }
+
+    [Test]
     public void Changing_the_filter_retargets_a_specific_rollout()
     {
         var rollout = NewRollout(type: TargetType.Specific, filter: TargetFilter.ForDevices("esp32_001"));

@@ -43,7 +43,7 @@ public sealed class UpdateSelectionTests
         yield return Case("A halted rollout is not offered and says why",
             Device(), Candidate(Halted("3 of 40 failed")), SelectionVerdict.Inactive, "rollout halted is halted: 3 of 40 failed");
         yield return Case("A rollout created inactive is not offered",
-            Device(), Candidate(NewRollout(isActive: false)), SelectionVerdict.Inactive, "is inactive");
+            Device(), Candidate(NewRollout(isActive: false)), SelectionVerdict.Inactive, "is paused");
         yield return Case("A withdrawn release is never offered",
             Device(), Candidate(NewRollout(), withdrawn: true), SelectionVerdict.ReleaseWithdrawn, "withdrawn");
         yield return Case("A specific rollout does not reach an unlisted device",
@@ -100,7 +100,7 @@ public sealed class UpdateSelectionTests
         yield return Case("Activity is judged before the release and the targeting",
             Device(id: "esp32_009"),
             Candidate(NewRollout(type: TargetType.Specific, filter: TargetFilter.ForDevices("esp32_001"), isActive: false), withdrawn: true),
-            SelectionVerdict.Inactive, "inactive");
+            SelectionVerdict.Inactive, "is paused");
         yield return Case("Targeting is judged before versions",
             Device(id: "esp32_009", version: "1.2.0"),
             Candidate(NewRollout(type: TargetType.Specific, filter: TargetFilter.ForDevices("esp32_001"))),

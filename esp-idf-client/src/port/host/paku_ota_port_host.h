@@ -48,6 +48,10 @@ paku_ota_err_t paku_ota_port_host_create(const paku_ota_host_config_t *cfg,
 /** @brief Free a host port (closes the partition file). NULL is ignored. */
 void paku_ota_port_host_destroy(paku_ota_port_t *port);
 
+/** @brief Connections (TLS handshakes, over https) the port has opened: the
+ *  client keeps one alive per public call, so an update costs one. */
+uint64_t paku_ota_port_host_connections(const paku_ota_port_t *port);
+
 /** @brief Whether the configured interruption has happened. */
 bool paku_ota_port_host_interrupted(const paku_ota_port_t *port);
 

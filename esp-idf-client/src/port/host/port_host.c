@@ -54,6 +54,8 @@ typedef struct {
     uint64_t cursor;
     uint64_t image_size;
     bool finished;
+    CURL *curl;           /* kept between requests: its connection is reused */
+    uint64_t connections; /* connections (TLS handshakes) opened so far */
 } host_ctx_t;
 
 /* ------------------------------------------------------------------------ */
@@ -496,10 +498,15 @@ static paku_ota_err_t h_http(void *ctx, const paku_ota_http_request_t *req,
 {
     host_ctx_t *c = ctx;
     memset(resp, 0, sizeof(*resp));
-    CURL *curl = curl_easy_init();
-    if (curl == NULL) {
-        return PAKU_OTA_ERR_NO_MEM;
+    if (c->curl == NULL) {
+        c->curl = curl_easy_init();
+        if (c->curl == NULL) {
+            return PAKU_OTA_ERR_NO_MEM;
+        }
+    } else {
+        curl_easy_reset(c->curl); /* options only: the live connection stays */
     }
+    CURL *curl = c->curl;
     xfer_t x = {c, req, resp, curl, false, false, false};
     struct curl_slist *headers = NULL;
     char range[64];
@@ -582,9 +589,21 @@ static paku_ota_err_t h_http(void *ctx, const paku_ota_http_request_t *req,
         PAKU_OTA_LOGW(TAG, "%s: %s", req->url, curl_easy_strerror(rc));
         err = PAKU_OTA_ERR_HTTP_TRANSPORT;
     }
+    long opened = 0;
+    if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0) {
+        c->connections += (uint64_t)opened;
+    }
     curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
     return err;
+}
+
+static void h_http_close(void *ctx)
+{
+    host_ctx_t *c = ctx;
+    if (c->curl != NULL) {
+        curl_easy_cleanup(c->curl);
+        c->curl = NULL;
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -689,6 +708,7 @@ paku_ota_err_t paku_ota_port_host_create(const paku_ota_host_config_t *cfg,
     paku_ota_port_t *p = &c->port;
     p->ctx = c;
     p->http = h_http;
+    p->http_close = h_http_close;
     p->part_begin = h_part_begin;
     p->part_resume = h_part_resume;
     p->part_write = h_part_write;
@@ -717,6 +737,9 @@ void paku_ota_port_host_destroy(paku_ota_port_t *port)
     }
     host_ctx_t *c = (host_ctx_t *)port;
     bool curl_owned = port->ctx != NULL;
+    if (curl_owned) {
+        h_http_close(c);
+    }
     close_part(c);
     free(c->factory_version);
     free(c->client_cert_path);
@@ -726,6 +749,11 @@ void paku_ota_port_host_destroy(paku_ota_port_t *port)
     if (curl_owned && s_curl_users > 0 && --s_curl_users == 0) {
         curl_global_cleanup();
     }
+}
+
+uint64_t paku_ota_port_host_connections(const paku_ota_port_t *port)
+{
+    return port != NULL ? ((const host_ctx_t *)port)->connections : 0;
 }
 
 bool paku_ota_port_host_interrupted(const paku_ota_port_t *port)

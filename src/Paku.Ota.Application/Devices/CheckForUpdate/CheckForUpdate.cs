@@ -1,6 +1,7 @@
 using Mediator;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
@@ -44,7 +45,7 @@ public sealed class CheckForUpdateHandler(
     ICatalog catalog,
     IDeviceStore devices,
     IUpdateLedger ledger,
-    UpdateRecorder recorder,
+    RolloutHealthMonitor health,
     OtaMetrics metrics,
     CheckIntervalOptions interval)
     : IQueryHandler<CheckForUpdate, Result<UpdateCheckAnswer>>
@@ -97,7 +98,8 @@ public sealed class CheckForUpdateHandler(
     /// ledger session of its own so the accounting and the halt rule are the status report's.</summary>
     private async Task RecordCheckInOutcomeAsync(string deviceId, long? rolloutId, CancellationToken cancellationToken)
     {
-        string? halted;
+        LifecycleDecision locked;
+        long? countedIn;
         await using (var session = await ledger.OpenAsync(deviceId, cancellationToken))
         {
             // decide again on the locked state: a concurrent report may have moved it meanwhile
@@ -106,20 +108,18 @@ public sealed class CheckForUpdateHandler(
                 return;
             }
 
-            var locked = UpdateLifecycle.OnCheckIn(current.Attempt, FirmwareVersion.Parse(device.CurrentVersion));
+            locked = UpdateLifecycle.OnCheckIn(current.Attempt, FirmwareVersion.Parse(device.CurrentVersion));
             if (locked.NewAttempt is null)
             {
                 return;
             }
 
-            halted = await recorder.RecordAsync(session, deviceId, current.RolloutId ?? rolloutId, locked, deviceReport: null, cancellationToken);
+            countedIn = current.RolloutId ?? rolloutId;
+            UpdateRecorder.Record(session, deviceId, countedIn, locked, deviceReport: null);
             await session.CommitAsync(cancellationToken);
             metrics.StatusRecorded(locked.NewAttempt.Status.ToWire());
         }
 
-        if (halted is not null)
-        {
-            catalog.Invalidate();
-        }
+        await health.AfterCommitAsync(countedIn, locked, deviceId, cancellationToken);
     }
 }

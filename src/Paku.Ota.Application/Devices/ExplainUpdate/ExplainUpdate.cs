@@ -73,7 +73,7 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
             c.Candidate.Rollout.Version.ToString(),
             c.Candidate.Rollout.TargetType.ToWire(),
             c.Candidate.Rollout.Percentage,
-            StateOf(c.Candidate.Rollout),
+            c.Candidate.Rollout.State.ToWire(),
             c.Candidate.Rollout.Targets(id, device.Groups),
             WireName(c.Verdict),
             c.Sentence,
@@ -85,8 +85,6 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
             : null;
         return new UpdateExplanation(device, offer, explanation.Summary, verdicts, snapshot.Generation);
     }
-
-    private static string StateOf(Rollout rollout) => rollout.IsActive ? "active" : rollout.IsHalted ? "halted" : "paused";
 
     private static string WireName(SelectionVerdict verdict) => verdict switch
     {

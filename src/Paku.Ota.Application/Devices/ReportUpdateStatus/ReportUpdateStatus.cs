@@ -1,6 +1,6 @@
 using Mediator;
-using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
@@ -20,7 +20,7 @@ public sealed record ReportUpdateStatus(
 /// <summary>What the server made of the report: the attempt's state after it, and why.</summary>
 public sealed record StatusReceipt(string DeviceId, string FirmwareVersion, string Recorded, string State, string Note);
 
-public sealed class ReportUpdateStatusHandler(IUpdateLedger ledger, UpdateRecorder recorder, ICatalog catalog, OtaMetrics metrics)
+public sealed class ReportUpdateStatusHandler(IUpdateLedger ledger, RolloutHealthMonitor health, OtaMetrics metrics)
     : ICommandHandler<ReportUpdateStatus, Result<StatusReceipt>>
 {
     public async ValueTask<Result<StatusReceipt>> Handle(ReportUpdateStatus command, CancellationToken cancellationToken)
@@ -30,8 +30,9 @@ public sealed class ReportUpdateStatusHandler(IUpdateLedger ledger, UpdateRecord
         UpdateStatuses.TryParse(command.Status, out var status);
         var progress = command.ProgressPercent ?? 0;
 
-        string? halted;
         StatusReceipt receipt;
+        LifecycleDecision decision;
+        long? rolloutId;
         await using (var session = await ledger.OpenAsync(deviceId, cancellationToken))
         {
             if (session.Device is not { } device)
@@ -39,10 +40,10 @@ public sealed class ReportUpdateStatusHandler(IUpdateLedger ledger, UpdateRecord
                 return Error.NotFound($"Device '{deviceId}' has never checked in; it must call /api/firmware/check before reporting a status.");
             }
 
-            var decision = UpdateLifecycle.OnReport(device.Attempt?.Attempt, version, status, progress, device.CurrentVersion);
-            var rolloutId = RolloutOf(device, version);
+            decision = UpdateLifecycle.OnReport(device.Attempt?.Attempt, version, status, progress, device.CurrentVersion);
+            rolloutId = RolloutOf(device, version);
             var entry = new StatusEntry(deviceId, version, status, progress, command.ErrorMessage, rolloutId, FromDevice: true);
-            halted = await recorder.RecordAsync(session, deviceId, rolloutId, decision, entry, cancellationToken);
+            UpdateRecorder.Record(session, deviceId, rolloutId, decision, entry);
             await session.CommitAsync(cancellationToken);
 
             var state = (decision.NewAttempt ?? device.Attempt?.Attempt)?.Status.ToWire() ?? status.ToWire();
@@ -50,10 +51,7 @@ public sealed class ReportUpdateStatusHandler(IUpdateLedger ledger, UpdateRecord
         }
 
         metrics.StatusRecorded(status.ToWire());
-        if (halted is not null)
-        {
-            catalog.Invalidate();
-        }
+        await health.AfterCommitAsync(rolloutId, decision, deviceId, cancellationToken);
 
         return receipt;
     }
