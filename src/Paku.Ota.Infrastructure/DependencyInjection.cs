@@ -58,6 +58,7 @@ public static class DependencyInjection
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<RolloutHealthLoop>();
         services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
+        services.AddSingleton<Paku.Ota.Application.Devices.GetFleetOverview.IFleetQueries, FleetStore>();
         services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
 
         services.AddSingleton<IReleaseStore, ReleaseStore>();
