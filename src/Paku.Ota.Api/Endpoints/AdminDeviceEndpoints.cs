@@ -1,6 +1,7 @@
 using Mediator;
 using Microsoft.AspNetCore.Mvc;
 using Paku.Ota.Api.Http;
+using Paku.Ota.Application.Devices.Blocking;
 using Paku.Ota.Application.Devices.ExplainUpdate;
 using Paku.Ota.Application.Devices.GetDevice;
 using Paku.Ota.Application.Devices.ListDevices;
@@ -25,6 +26,8 @@ public static class AdminDeviceEndpoints
         admin.MapGet("/devices/{device_id}/explain", ExplainAsync).WithName("ExplainDeviceUpdate");
         admin.MapPut("/devices/{device_id}/groups", SetGroupsAsync).AdminWrite("device.groups.set").WithName("SetDeviceGroups");
         admin.MapPut("/devices/groups", SetGroupsOfDevicesAsync).AdminWrite("device.groups.set_many").WithName("SetGroupsOfDevices");
+        admin.MapPut("/devices/{device_id}/block", BlockAsync).AdminWrite("device.block").WithName("BlockDevice");
+        admin.MapDelete("/devices/{device_id}/block", UnblockAsync).AdminWrite("device.unblock").WithName("UnblockDevice");
         admin.MapGet("/update-status", HistoryAsync).WithName("ListUpdateStatus");
         return admin;
     }
@@ -107,6 +110,34 @@ public static class AdminDeviceEndpoints
 
         var result = await mediator.Send(new SetGroupsOfDevices(devices), cancellationToken);
         return result.ToHttp(assigned => Results.Ok(assigned));
+    }
+
+    private static async Task<IResult> BlockAsync(
+        [FromRoute(Name = "device_id")] string deviceId, HttpRequest request, System.Security.Claims.ClaimsPrincipal user, IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var read = await JsonFields.ReadAsync(request, MaxGroupsBodyBytes, nullIsAbsent: false, cancellationToken);
+        if (!read.IsSuccess)
+        {
+            return read.Error!.ToProblem();
+        }
+
+        var body = read.Value;
+        body.AllowOnly("reason");
+        var command = new BlockDevice(deviceId, body.String("reason"), user.Identity?.Name ?? "unknown");
+        if (body.Error is { } shape)
+        {
+            return shape.ToProblem();
+        }
+
+        var result = await mediator.Send(command, cancellationToken);
+        return result.ToHttp(block => Results.Ok(block));
+    }
+
+    private static async Task<IResult> UnblockAsync([FromRoute(Name = "device_id")] string deviceId, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new UnblockDevice(deviceId), cancellationToken);
+        return result.ToHttp(unblocked => Results.Ok(unblocked));
     }
 
     private static async Task<IResult> HistoryAsync(

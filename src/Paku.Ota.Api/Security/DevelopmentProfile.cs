@@ -18,7 +18,7 @@ public static class DevelopmentProfile
         var directory = configuration["Ota:Development:Directory"] is { Length: > 0 } configured
             ? Path.GetFullPath(configured)
             : Path.Combine(contentRoot, ".local", "dev");
-        Directory.CreateDirectory(directory);
+        SecretFiles.CreateDirectory(directory);
 
         var caCert = Path.Combine(directory, "ca.crt");
         var caKey = Path.Combine(directory, "ca.key");
@@ -54,11 +54,7 @@ public static class DevelopmentProfile
 
         if (!File.Exists(apiKeyFile))
         {
-            File.WriteAllText(apiKeyFile, ApiKeys.NewKey() + "\n");
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(apiKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            SecretFiles.WriteAllText(apiKeyFile, ApiKeys.NewKey() + "\n");
         }
 
         var apiKey = File.ReadAllText(apiKeyFile).Trim();

@@ -117,7 +117,7 @@ public sealed class DeviceIdentityFilter(Func<EndpointFilterInvocationContext, s
             }
 
             http.Items[DeviceAuthentication.DeviceIdItem] = deviceId;
-            return await next(context);
+            return await RefusedIfBlockedAsync(http, deviceId) ?? await next(context);
         }
 
         if (result.Failure is not null)
@@ -131,11 +131,21 @@ public sealed class DeviceIdentityFilter(Func<EndpointFilterInvocationContext, s
         if (options.AllowPlainHttp)
         {
             http.Items[DeviceAuthentication.DeviceIdItem] = claimed;
-            return await next(context);
+            return (claimed is null ? null : await RefusedIfBlockedAsync(http, claimed)) ?? await next(context);
         }
 
         return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
             detail: "Device endpoints need HTTPS with a client certificate issued by the fleet CA (its CN is the device id).");
+    }
+
+    /// <summary>A blocked device is refused whatever its certificate says; the block comes from the
+    /// cached catalog, so every replica refuses it within the catalog refresh.</summary>
+    private static async Task<IResult?> RefusedIfBlockedAsync(HttpContext http, string deviceId)
+    {
+        var catalog = http.RequestServices.GetRequiredService<Application.Catalog.ICatalog>();
+        return (await catalog.CurrentAsync(http.RequestAborted)).BlockOf(deviceId) is { } block
+            ? Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Device blocked", detail: block.Refusal())
+            : null;
     }
 }
 

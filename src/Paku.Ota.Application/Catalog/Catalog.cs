@@ -1,3 +1,4 @@
+using Paku.Ota.Application.Devices.Blocking;
 using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
@@ -26,8 +27,8 @@ public sealed record CatalogRollout(long Id, Rollout Rollout, CatalogRelease Rel
     public RolloutCandidate Candidate { get; } = new(Rollout, Release.Info);
 }
 
-/// <summary>An immutable picture of every rollout and release, shared by all requests until an admin
-/// change replaces it. The device check reads only this, never the database, for targeting.</summary>
+/// <summary>An immutable picture of every rollout, release and device block, shared by all requests until
+/// an admin change replaces it. The device check reads only this, never the database, for targeting.</summary>
 public sealed class CatalogSnapshot
 {
     private static readonly IReadOnlyList<RolloutCandidate> NoCandidates = [];
@@ -37,9 +38,11 @@ public sealed class CatalogSnapshot
     private readonly Dictionary<long, CatalogRollout> _byId;
     private readonly Dictionary<(string Model, FirmwareVersion Version), CatalogRelease> _releases;
     private readonly Dictionary<FirmwareVersion, CatalogRelease[]> _releasesByVersion;
+    private readonly Dictionary<string, DeviceBlock> _blocks;
 
-    public CatalogSnapshot(long generation, IEnumerable<CatalogRelease> releases, IEnumerable<CatalogRollout> rollouts)
+    public CatalogSnapshot(long generation, IEnumerable<CatalogRelease> releases, IEnumerable<CatalogRollout> rollouts, IEnumerable<DeviceBlock>? blocks = null)
     {
+        _blocks = (blocks ?? []).ToDictionary(b => b.DeviceId, StringComparer.Ordinal);
         Generation = generation;
         Releases = [.. releases];
         Rollouts = [.. rollouts];
@@ -75,6 +78,9 @@ public sealed class CatalogSnapshot
     public CatalogRollout? RolloutWithId(long id) => _byId.GetValueOrDefault(id);
 
     public CatalogRelease? Release(string model, FirmwareVersion version) => _releases.GetValueOrDefault((model, version));
+
+    /// <summary>The device's block, or null when it may be served.</summary>
+    public DeviceBlock? BlockOf(string deviceId) => _blocks.GetValueOrDefault(deviceId);
 
     public IReadOnlyList<CatalogRelease> ReleasesWithVersion(FirmwareVersion version) =>
         _releasesByVersion.TryGetValue(version, out var list) ? list : [];

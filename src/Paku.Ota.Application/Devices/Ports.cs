@@ -3,6 +3,7 @@ namespace Paku.Ota.Application.Devices;
 /// <summary>A registered device as the admin API shows it.</summary>
 /// <param name="Groups">From <c>metadata-&gt;'groups'</c>, empty when the device has none.</param>
 /// <param name="Update">The device's current (or last) update attempt, or null when it never started one.</param>
+/// <param name="Blocked">Why and since when the device is blocked, or null when it is not.</param>
 public sealed record DeviceView(
     string DeviceId,
     string DeviceModel,
@@ -10,7 +11,10 @@ public sealed record DeviceView(
     IReadOnlyList<string> Groups,
     DateTimeOffset FirstSeen,
     DateTimeOffset LastSeen,
-    DeviceUpdateView? Update);
+    DeviceUpdateView? Update,
+    DeviceBlockView? Blocked = null);
+
+public sealed record DeviceBlockView(string Reason, string BlockedBy, DateTimeOffset BlockedAt);
 
 /// <param name="Rollout">The rollout the attempt counts towards, or null for an update no rollout offered.</param>
 public sealed record DeviceUpdateView(

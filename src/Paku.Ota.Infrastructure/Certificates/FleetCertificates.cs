@@ -70,7 +70,7 @@ public static class FleetCertificates
     /// ESP-IDF build can embed; the key file is readable by its owner only.</summary>
     public static void WritePem(X509Certificate2 certificate, string certificatePath, string? keyPath)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(certificatePath))!);
+        SecretFiles.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(certificatePath))!);
         File.WriteAllText(certificatePath, certificate.ExportCertificatePem() + "\n");
         if (keyPath is null)
         {
@@ -78,11 +78,7 @@ public static class FleetCertificates
         }
 
         using var key = certificate.GetECDsaPrivateKey() ?? throw new InvalidOperationException("The certificate has no ECDSA private key.");
-        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(keyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        SecretFiles.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n");
     }
 
     /// <summary>Loads a PEM certificate with its PEM key (for a server or a CA that signs).</summary>

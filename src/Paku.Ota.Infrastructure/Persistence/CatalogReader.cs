@@ -7,7 +7,7 @@ using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Infrastructure.Persistence;
 
-/// <summary>Reads every rollout and release (metadata only) in one consistent snapshot.</summary>
+/// <summary>Reads every rollout, release (metadata only) and device block in one consistent snapshot.</summary>
 public sealed class CatalogReader(NpgsqlDataSource dataSource)
 {
     public async Task<long> ReadGenerationAsync(CancellationToken cancellationToken)
@@ -33,6 +33,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
                    failure_min_attempts, pause_reason, halted_at is not null as halted
             from rollouts
             """, transaction: transaction, cancellationToken: cancellationToken));
+        var blocks = await DeviceBlockStore.ReadAllAsync(connection, transaction, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
         var releases = releaseRows.Select(r => new CatalogRelease(
@@ -49,7 +50,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
                 r.is_active, r.allow_downgrade, new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts), r.pause_reason, r.halted);
             return new CatalogRollout(r.id, rollout, release);
         });
-        return new CatalogSnapshot(generation, releases, rollouts);
+        return new CatalogSnapshot(generation, releases, rollouts, blocks);
     }
 
     /// <summary>The stored filter: <c>{"device_ids": [...], "groups": [...]}</c> (either may be absent).</summary>

@@ -17,9 +17,11 @@ public sealed class DeviceAdminStore(NpgsqlDataSource dataSource) : IDeviceAdmin
                     then (select jsonb_agg(g) from jsonb_array_elements_text(d.metadata -> 'groups') g)::text end as groups,
                d.first_seen, d.last_seen,
                r.name as update_rollout, d.update_target_version, d.update_from_version, d.update_status,
-               d.update_progress, d.update_changed_at
+               d.update_progress, d.update_changed_at,
+               b.reason as blocked_reason, b.blocked_by, b.blocked_at
         from devices d
         left join rollouts r on r.id = d.update_rollout_id
+        left join device_blocks b on b.device_id = d.device_id
         """;
 
     private const string Matching = """
@@ -129,7 +131,8 @@ public sealed class DeviceAdminStore(NpgsqlDataSource dataSource) : IDeviceAdmin
         r.update_target_version is null || r.update_status is null
             ? null
             : new DeviceUpdateView(r.update_rollout, r.update_target_version, r.update_from_version, r.update_status, r.update_progress ?? 0,
-                r.update_changed_at is { } changed ? Utc(changed) : null));
+                r.update_changed_at is { } changed ? Utc(changed) : null),
+        r.blocked_reason is null ? null : new DeviceBlockView(r.blocked_reason, r.blocked_by!, Utc(r.blocked_at!.Value)));
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
@@ -138,7 +141,7 @@ public sealed class DeviceAdminStore(NpgsqlDataSource dataSource) : IDeviceAdmin
 #pragma warning disable IDE1006, SA1300 // column-named rows for Dapper
     private sealed record DeviceRow(string device_id, string device_model, string current_firmware_version, string? groups,
         DateTime first_seen, DateTime last_seen, string? update_rollout, string? update_target_version, string? update_from_version,
-        string? update_status, int? update_progress, DateTime? update_changed_at);
+        string? update_status, int? update_progress, DateTime? update_changed_at, string? blocked_reason, string? blocked_by, DateTime? blocked_at);
 
     private sealed record OfferRow(string? rollout, string offered_version, DateTime? offered_at);
 

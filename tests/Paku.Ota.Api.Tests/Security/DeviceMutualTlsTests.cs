@@ -60,6 +60,23 @@ public sealed class DeviceMutualTlsTests
     }
 
     [Test]
+    public async Task A_blocked_device_is_refused_403_with_the_reason_whatever_its_certificate_says()
+    {
+        using var cert = _server.IssueDevice("esp32_001");
+        using var client = _server.DeviceClient(cert);
+        using var admin = new HttpClient { BaseAddress = _server.Http };
+        admin.DefaultRequestHeaders.Add("X-API-Key", ApiFactory.WriteKey);
+
+        var block = await admin.PutAsJsonAsync("/api/admin/devices/esp32_001/block", new { reason = "certificate cloned" });
+        var response = await client.GetAsync(CheckUrl("esp32_001"));
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.That(block.StatusCode, Is.EqualTo(HttpStatusCode.OK), await block.Content.ReadAsStringAsync());
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("is blocked: certificate cloned"));
+    }
+
+    [Test]
     public async Task Without_a_certificate_the_device_is_refused_and_told_why()
     {
         using var client = _server.DeviceClient(certificate: null);

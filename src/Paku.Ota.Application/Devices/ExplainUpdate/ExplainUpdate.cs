@@ -80,6 +80,12 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
             c.Bucket,
             c.PauseReason ?? c.Candidate.Rollout.PauseReason,
             c.OutrankedBy?.Rollout.Name)).ToList();
+        if (snapshot.BlockOf(id) is { } block)
+        {
+            // the rollouts still say how they would target the device; nothing is offered while it is blocked
+            return new UpdateExplanation(device, null, block.Refusal(), verdicts, snapshot.Generation);
+        }
+
         var offer = explanation.Chosen is { } chosen
             ? new OfferPreview(chosen.Rollout.Name, snapshot.RolloutOf(chosen).Release.Version.ToString(), chosen.Rollout.TargetType.ToWire(), chosen.Rollout.Version < running)
             : null;

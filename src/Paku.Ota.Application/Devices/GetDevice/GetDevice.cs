@@ -22,7 +22,8 @@ public sealed record DeviceDetail(
     DeviceOfferView? LastOffer,
     IReadOnlyList<DeviceRolloutView> Rollouts,
     IReadOnlyList<UpdateHistoryEntry> History,
-    int HistoryLimit);
+    int HistoryLimit,
+    DeviceBlockView? Blocked);
 
 public sealed class GetDeviceValidator : AbstractValidator<GetDevice>
 {
@@ -44,6 +45,6 @@ public sealed class GetDeviceHandler(IDeviceAdminStore devices, IUpdateHistory h
         var entries = await history.ListAsync(new UpdateHistoryFilter(id, null, null, GetDevice.HistoryShown), cancellationToken);
         return new DeviceDetail(
             device.DeviceId, device.DeviceModel, device.CurrentFirmwareVersion, device.Groups, device.FirstSeen, device.LastSeen,
-            device.Update, offer, rollouts, entries, GetDevice.HistoryShown);
+            device.Update, offer, rollouts, entries, GetDevice.HistoryShown, device.Blocked);
     }
 }
