@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Paku.Ota.Api.Http;
 using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.ChangeRollout;
+using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Application.Rollouts.CreateRollout;
 using Paku.Ota.Application.Rollouts.GetRollout;
 using Paku.Ota.Application.Rollouts.ListRollouts;
@@ -28,6 +29,7 @@ public static class AdminRolloutEndpoints
     {
         admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout");
         admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout");
+        admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback");
         admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
         admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout");
         return admin;
@@ -88,6 +90,12 @@ public static class AdminRolloutEndpoints
 
         var result = await mediator.Send(command, cancellationToken);
         return result.ToHttp(rollout => Results.Ok(rollout));
+    }
+
+    private static async Task<IResult> RollbackAsync(string name, ClaimsPrincipal user, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new CreateRollback(name, Actor(user)), cancellationToken);
+        return result.ToHttp(rollout => Results.Created($"/api/admin/rollout/{Uri.EscapeDataString(rollout.Name)}", rollout));
     }
 
     private static async Task<IResult> ListAsync(

@@ -17,6 +17,9 @@ public interface IRolloutStore
 
     /// <summary>Loads and locks the named rollout, or returns null when there is none.</summary>
     Task<IRolloutChange?> OpenAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>The named rollout with its model's previous release and the devices that started it, or null.</summary>
+    Task<CreateRollback.RollbackSource?> FindRollbackSourceAsync(string name, CancellationToken cancellationToken);
 }
 
 /// <summary>One rollout locked for a change: nothing is written unless <see cref="SaveAsync"/> is called.</summary>

@@ -1,15 +1,20 @@
 namespace Paku.Ota.Domain.Updates;
 
 /// <summary>Why a device is or is not offered an update, rollout by rollout.</summary>
+/// <param name="HeldBy">The rollback rollout that targets the device, when one does: no rollout that
+/// does not allow downgrades is offered to the device while it does.</param>
 public sealed record SelectionExplanation(
     DeviceSnapshot Device,
     RolloutCandidate? Chosen,
-    IReadOnlyList<CandidateExplanation> Candidates)
+    IReadOnlyList<CandidateExplanation> Candidates,
+    RolloutCandidate? HeldBy = null)
 {
     public string Summary => Chosen is null
         ? Candidates.Count == 0
             ? "no update: no rollout exists for the device to be offered"
-            : $"no update: none of the {Candidates.Count} rollouts offers the device a version"
+            : HeldBy is not null
+                ? $"no update: rollback rollout {HeldBy.Rollout.Name} targets the device, so no other rollout is offered to it"
+                : $"no update: none of the {Candidates.Count} rollouts offers the device a version"
         : $"rollout {Chosen.Rollout.Name} offers {Chosen.Rollout.Version}";
 }
 
@@ -27,4 +32,7 @@ public sealed record CandidateExplanation(RolloutCandidate Candidate, SelectionV
 
     /// <summary>The candidate that won, for <see cref="SelectionVerdict.Outranked"/>.</summary>
     public RolloutCandidate? OutrankedBy { get; init; }
+
+    /// <summary>The rollback rollout holding the device, for <see cref="SelectionVerdict.HeldByRollback"/>.</summary>
+    public RolloutCandidate? HeldBy { get; init; }
 }

@@ -38,4 +38,8 @@ public enum SelectionVerdict
 
     /// <summary>Eligible, but another rollout won.</summary>
     Outranked,
+
+    /// <summary>Eligible, but a rollback rollout (one that allows downgrades) targets the device, and
+    /// while it does no other rollout is offered to it: a device sent back stays back.</summary>
+    HeldByRollback,
 }

@@ -5,7 +5,8 @@ namespace Paku.Ota.Domain.Updates;
 /// <summary>
 /// The one place that decides what a device is offered. <see cref="Select"/> (every device
 /// check) and <see cref="Explain"/> (operators asking why) run the same <see cref="Decide"/>,
-/// so they cannot disagree.
+/// so they cannot disagree. While a rollback rollout (one that allows downgrades) targets a device, no
+/// rollout that does not is offered to it: a fleet sent back does not ping-pong to the bad release.
 /// </summary>
 public static class UpdateSelection
 {
@@ -14,40 +15,48 @@ public static class UpdateSelection
 
     public static RolloutCandidate? Select(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates)
     {
-        var chosen = Decide(device, candidates, []);
+        var chosen = Decide(device, candidates, [], out _);
         return chosen < 0 ? null : candidates[chosen];
     }
 
     public static SelectionExplanation Explain(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates)
     {
         var evaluations = new Evaluation[candidates.Count];
-        var chosen = Decide(device, candidates, evaluations);
+        var chosen = Decide(device, candidates, evaluations, out var holder);
         var winner = chosen < 0 ? null : candidates[chosen];
+        var heldBy = holder < 0 ? null : candidates[holder];
 
         var explained = new CandidateExplanation[candidates.Count];
         for (var i = 0; i < candidates.Count; i++)
         {
-            explained[i] = Describe(device, candidates[i], evaluations[i], i == chosen ? null : winner);
+            explained[i] = Describe(device, candidates[i], evaluations[i], i == chosen ? null : winner, heldBy);
         }
 
-        return new SelectionExplanation(device, winner, explained);
+        return new SelectionExplanation(device, winner, explained, heldBy);
     }
 
     private readonly record struct Evaluation(SelectionVerdict Verdict, int Bucket);
 
     /// <summary>
     /// Evaluates every candidate (into <paramref name="evaluations"/> when it is not empty) and
-    /// returns the index of the winner, or -1. Allocates nothing.
+    /// returns the index of the winner, or -1; <paramref name="holder"/> is the rollback rollout that
+    /// holds the device, or -1. Allocates nothing.
     /// </summary>
-    private static int Decide(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates, Span<Evaluation> evaluations)
+    private static int Decide(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates, Span<Evaluation> evaluations, out int holder)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(candidates);
 
+        holder = HoldingRollback(device, candidates);
         var chosen = -1;
         for (var i = 0; i < candidates.Count; i++)
         {
             var verdict = Evaluate(device, candidates[i], out var bucket);
+            if (verdict == SelectionVerdict.Offered && holder >= 0 && !candidates[i].Rollout.AllowDowngrade)
+            {
+                verdict = SelectionVerdict.HeldByRollback;
+            }
+
             if (!evaluations.IsEmpty)
             {
                 evaluations[i] = new Evaluation(verdict, bucket);
@@ -60,6 +69,28 @@ public static class UpdateSelection
         }
 
         return chosen;
+    }
+
+    /// <summary>The best-ranked rollback rollout (active, its release not withdrawn, for the device's model,
+    /// allowing downgrades) whose targeting reaches the device, or -1. Whether it offers the device
+    /// anything does not matter: a device it already took back is held all the same.</summary>
+    private static int HoldingRollback(DeviceSnapshot device, IReadOnlyList<RolloutCandidate> candidates)
+    {
+        var holder = -1;
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var candidate = candidates[i];
+            var rollout = candidate.Rollout;
+            if (rollout.AllowDowngrade && rollout.IsActive && !candidate.Release.IsWithdrawn
+                && string.Equals(rollout.DeviceModel, device.Model, StringComparison.Ordinal)
+                && rollout.TargetingOf(device.DeviceId, device.Groups, out _) == Rollout.Targeting.Targeted
+                && (holder < 0 || Outranks(candidate, candidates[holder])))
+            {
+                holder = i;
+            }
+        }
+
+        return holder;
     }
 
     /// <summary>The first rule the candidate fails, or <see cref="SelectionVerdict.Offered"/> when it is eligible.</summary>
@@ -134,7 +165,8 @@ public static class UpdateSelection
         _ => 1,
     };
 
-    private static CandidateExplanation Describe(DeviceSnapshot device, RolloutCandidate candidate, Evaluation evaluation, RolloutCandidate? winner)
+    private static CandidateExplanation Describe(
+        DeviceSnapshot device, RolloutCandidate candidate, Evaluation evaluation, RolloutCandidate? winner, RolloutCandidate? heldBy)
     {
         var rollout = candidate.Rollout;
         var name = $"rollout {rollout.Name}";
@@ -152,6 +184,13 @@ public static class UpdateSelection
 
             case SelectionVerdict.Offered:
                 return new CandidateExplanation(candidate, SelectionVerdict.Offered, $"{name} offers {version}") { Bucket = bucket };
+
+            case SelectionVerdict.HeldByRollback:
+                return new CandidateExplanation(
+                    candidate, evaluation.Verdict,
+                    $"{name} would offer {version}, but rollback rollout {heldBy!.Rollout.Name} targets the device, " +
+                    $"and while it does no other rollout is offered to it (pause rollout {heldBy.Rollout.Name} to release the device)")
+                { Bucket = bucket, HeldBy = heldBy };
 
             case SelectionVerdict.OtherModel:
                 return new CandidateExplanation(

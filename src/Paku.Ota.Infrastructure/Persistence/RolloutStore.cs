@@ -2,7 +2,9 @@ using System.Text.Json;
 using Dapper;
 using Npgsql;
 using Paku.Ota.Application.Rollouts;
+using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Infrastructure.Persistence;
@@ -102,18 +104,48 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                 return null;
             }
 
-            TargetTypes.TryParse(row.target_type, out var type);
-            var rollout = Rollout.Restore(
-                row.name, row.device_model, FirmwareVersion.Parse(row.version), type, CatalogReader.ParseFilter(row.target_filter),
-                row.rollout_percentage, row.is_active, row.allow_downgrade,
-                new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted);
-            return new Change(connection, transaction, row.id, rollout);
+            return new Change(connection, transaction, row.id, Restore(row));
         }
         catch
         {
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    public async Task<RollbackSource?> FindRollbackSourceAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
+            select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
+                   r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
+                   r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted
+            from rollouts r
+            join firmware_releases fr on fr.id = r.release_id
+            where r.name = @name
+            """, new { name }, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            return null;
+        }
+
+        var rollout = Restore(row);
+        var previous = await connection.QuerySingleOrDefaultAsync<ReleaseRow>(new CommandDefinition("""
+            select id, device_model, version, withdrawn_at, withdrawn_reason
+            from firmware_releases
+            where device_model = @model and withdrawn_at is null and ota_semver_key(version) < ota_semver_key(@version)
+            order by ota_semver_key(version) desc, created_at desc, id desc
+            limit 1
+            """, new { model = row.device_model, version = row.version }, cancellationToken: cancellationToken));
+        var devices = await connection.QueryAsync<(string DeviceId, string Status)>(new CommandDefinition("""
+            select device_id, status from rollout_devices where rollout_id = @id and status <> 'offered' order by device_id
+            """, new { row.id }, cancellationToken: cancellationToken));
+        return new RollbackSource(
+            rollout,
+            previous is null ? null : new RolloutRelease(previous.id, previous.device_model, FirmwareVersion.Parse(previous.version), null, null),
+            [.. devices.Select(d => (d.DeviceId, UpdateStatuses.TryParse(d.Status, out var status)
+                ? status
+                : throw new InvalidOperationException($"rollout_devices holds an unknown status '{d.Status}'")))]);
     }
 
     public async Task<RolloutView?> GetAsync(string name, CancellationToken cancellationToken)
@@ -148,6 +180,15 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         }
 
         return JsonSerializer.Serialize(json);
+    }
+
+    private static Rollout Restore(StoredRow row)
+    {
+        TargetTypes.TryParse(row.target_type, out var type);
+        return Rollout.Restore(
+            row.name, row.device_model, FirmwareVersion.Parse(row.version), type, CatalogReader.ParseFilter(row.target_filter),
+            row.rollout_percentage, row.is_active, row.allow_downgrade,
+            new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted);
     }
 
     /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>

@@ -277,6 +277,116 @@ public sealed class RolloutHaltTests
         Assert.That(await OfferedAsync(_devices, "bystander", "1.1.0"), Is.False);
     }
 
+    [Test]
+    public async Task A_device_sent_back_by_a_rollback_is_not_offered_the_bad_release_again_while_the_original_stays_active()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+        await OfferedAsync(_devices, "hit1", "1.0.0");
+        await ReportAsync(_devices, "hit1", "success", 100);
+        await OfferedAsync(_devices, "hit1", "1.1.0");
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-back", firmware_version = "1.0.0", device_model = "esp32", target_type = "specific",
+            target_filter = new { device_ids = new[] { "hit1" } }, allow_downgrade = true, is_active = true,
+        });
+
+        var back = await CheckAsync(_devices, "hit1", "1.1.0");
+        Assert.That(back.GetProperty("latest_version").GetString(), Is.EqualTo("1.0.0"));
+        var afterwards = await CheckAsync(_devices, "hit1", "1.0.0");
+        var explained = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/devices/hit1/explain");
+
+        Assert.That(afterwards.GetProperty("update_available").GetBoolean(), Is.False, afterwards.ToString());
+        Assert.That(await OfferedAsync(_devices, "bystander", "1.0.0"), Is.True, "the original still reaches the devices the rollback does not target");
+        var original = explained.GetProperty("rollouts").EnumerateArray().Single(r => r.GetProperty("rollout").GetString() == "v1.1.0-all");
+        Assert.That(original.GetProperty("verdict").GetString(), Is.EqualTo("held_by_rollback"));
+        Assert.That(original.GetProperty("held_by").GetString(), Is.EqualTo("v1.1.0-back"));
+        Assert.That(original.GetProperty("reason").GetString(), Does.Contain("rollback rollout v1.1.0-back targets the device"));
+        Assert.That(explained.GetProperty("summary").GetString(), Does.Contain("rollback rollout v1.1.0-back"));
+    }
+
+    [Test]
+    public async Task One_audited_action_rolls_a_halted_rollout_back_to_the_previous_release_for_the_devices_that_took_it()
+    {
+        await _fleet.AddReleaseAsync("esp32", "1.2.0");
+        await _fleet.AddReleaseAsync("esp32", "1.1.1");
+        await _fleet.ScalarAsync<int>("update firmware_releases set withdrawn_at = now() where version = '1.1.1' returning 1");
+        _factory.RefreshCatalog();
+        await CreateRolloutAsync(new
+        {
+            name = "v1.2.0-all", firmware_version = "1.2.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 20, minimum_attempts = 4 },
+        });
+        foreach (var id in new[] { "took1", "took2", "failed1", "failed2", "idle" })
+        {
+            await CheckAsync(_devices, id, "1.1.0");
+        }
+
+        await ReportVersionAsync("took1", "1.2.0", "success");
+        await CheckAsync(_devices, "took1", "1.2.0");
+        await ReportVersionAsync("took2", "1.2.0", "installing");
+        await ReportVersionAsync("failed1", "1.2.0", "failed");
+        await ReportVersionAsync("failed2", "1.2.0", "failed");
+        Assert.That((await RolloutAsync("v1.2.0-all")).GetProperty("state").GetString(), Is.EqualTo("halted"));
+
+        var response = await _admin.PostAsync("/api/admin/rollout/v1.2.0-all/rollback", null);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
+        Assert.That(response.Headers.Location?.ToString(), Is.EqualTo("/api/admin/rollout/v1.2.0-all-rollback"));
+        var rollback = await RolloutAsync("v1.2.0-all-rollback");
+        Assert.That(rollback.GetProperty("firmware_version").GetString(), Is.EqualTo("1.1.0"), "the newest release below 1.2.0 that is not withdrawn");
+        Assert.That(rollback.GetProperty("allow_downgrade").GetBoolean(), Is.True);
+        Assert.That(rollback.GetProperty("target_type").GetString(), Is.EqualTo("specific"));
+        Assert.That(rollback.GetProperty("target_filter").GetProperty("device_ids").EnumerateArray().Select(e => e.GetString()),
+            Is.EqualTo(new[] { "took1", "took2" }));
+        Assert.That(rollback.GetProperty("created_by").GetString(), Is.EqualTo("test-writer"));
+        var took1 = await CheckAsync(_devices, "took1", "1.2.0");
+        Assert.That(took1.GetProperty("latest_version").GetString(), Is.EqualTo("1.1.0"));
+        Assert.That(took1.GetProperty("is_rollback").GetBoolean(), Is.True);
+        var audit = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.rollback");
+        Assert.That(audit.GetProperty("entries").GetArrayLength(), Is.EqualTo(1));
+        Assert.That(audit.GetProperty("entries")[0].GetProperty("actor").GetString(), Is.EqualTo("test-writer"));
+        Assert.That(audit.GetProperty("entries")[0].GetProperty("outcome").GetString(), Is.EqualTo("succeeded"));
+    }
+
+    [Test]
+    public async Task Rolling_back_a_rollout_that_is_not_halted_is_refused_and_creates_nothing()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true });
+
+        var active = await _admin.PostAsync("/api/admin/rollout/v1.1.0-all/rollback", null);
+        var missing = await _admin.PostAsync("/api/admin/rollout/nope/rollback", null);
+
+        Assert.That(active.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That(active.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        Assert.That(await active.Content.ReadAsStringAsync(), Does.Contain("is active, not halted"));
+        Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from rollouts"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Rolling_back_without_an_earlier_release_is_refused()
+    {
+        await CreateRolloutAsync(new
+        {
+            name = "v1.0.0-all", firmware_version = "1.0.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 5, minimum_attempts = 1 },
+        });
+        await CheckAsync(_devices, "dev0", "0.9.0");
+        await ReportVersionAsync("dev0", "1.0.0", "failed");
+
+        var response = await _admin.PostAsync("/api/admin/rollout/v1.0.0-all/rollback", null);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("nothing to roll back to"));
+    }
+
+    private async Task ReportVersionAsync(string id, string version, string status)
+    {
+        var response = await _devices.PostAsJsonAsync($"/api/device/{id}/update-status",
+            new { device_id = id, firmware_version = version, status, progress_percent = status == "failed" ? 0 : 100 });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>Downloads, installs and boots the new image: confirmed at its next check.</summary>
     private async Task SucceedAsync(string id)
     {

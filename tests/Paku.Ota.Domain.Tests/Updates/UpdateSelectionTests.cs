@@ -137,6 +137,47 @@ public sealed class UpdateSelectionTests
         Assert.That(explained.PauseReason, Is.EqualTo("halted: 3 of 40 attempts failed"));
     }
 
+    private static RolloutCandidate Rollback(string version = "1.1.0", params string[] devices) =>
+        Candidate(NewRollout(name: "v1.2.0-rollback", version: version, type: TargetType.Specific,
+            filter: TargetFilter.ForDevices(devices.Length == 0 ? ["esp32_001"] : devices), allowDowngrade: true));
+
+    [Test]
+    public void A_device_a_rollback_took_back_is_not_offered_the_bad_release_again()
+    {
+        var canary = Candidate(NewRollout(name: "v1.2.0-canary", version: "1.2.0", type: TargetType.Canary));
+        var rollback = Rollback();
+        var device = Device(version: "1.1.0");
+
+        var selected = UpdateSelection.Select(device, [canary, rollback]);
+        var explanation = UpdateSelection.Explain(device, [canary, rollback]);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(selected, Is.Null);
+            Assert.That(explanation.Candidates[0].Verdict, Is.EqualTo(SelectionVerdict.HeldByRollback));
+            Assert.That(explanation.Candidates[0].HeldBy, Is.SameAs(rollback));
+            Assert.That(explanation.Candidates[0].Sentence, Does.Contain("rollback rollout v1.2.0-rollback targets the device"));
+            Assert.That(explanation.Candidates[1].Verdict, Is.EqualTo(SelectionVerdict.AlreadyOnVersion));
+            Assert.That(explanation.Summary, Is.EqualTo("no update: rollback rollout v1.2.0-rollback targets the device, so no other rollout is offered to it"));
+        }
+    }
+
+    [Test]
+    public void A_rollback_rollout_holds_only_the_devices_it_targets_and_only_while_active()
+    {
+        var canary = Candidate(NewRollout(name: "v1.2.0-canary", version: "1.2.0", type: TargetType.Canary));
+        var rollback = Rollback();
+        var paused = Rollback();
+        paused.Rollout.Pause("done");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(UpdateSelection.Select(Device(id: "esp32_002", version: "1.1.0"), [canary, rollback]), Is.SameAs(canary));
+            Assert.That(UpdateSelection.Select(Device(version: "1.1.0"), [canary, paused]), Is.SameAs(canary));
+            Assert.That(UpdateSelection.Select(Device(version: "1.2.0"), [canary, rollback]), Is.SameAs(rollback), "it still takes the device back");
+        }
+    }
+
     [Test]
     public void An_outside_percentage_verdict_carries_the_bucket_and_the_percentage()
     {
@@ -350,6 +391,10 @@ public sealed class UpdateSelectionTests
                 Assert.That(selected.Rollout.AllowDowngrade || selected.Rollout.Version > device.CurrentVersion, Is.True);
                 Assert.That(selected.Release.MinVersion is null || device.CurrentVersion >= selected.Release.MinVersion, Is.True);
             }
+
+            var holding = candidates.Any(c => c.Rollout.AllowDowngrade && c.Rollout.IsActive && !c.Release.IsWithdrawn
+                && c.Rollout.DeviceModel == device.Model && c.Rollout.Targets(device.DeviceId, device.Groups));
+            Assert.That(!holding || selected is null || selected.Rollout.AllowDowngrade, Is.True, $"round {round}: a rollback holds the device");
         }
 
         Assert.That(offered, Is.GreaterThan(200), "the random table should offer updates often enough to mean something");

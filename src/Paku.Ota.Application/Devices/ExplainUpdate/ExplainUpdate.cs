@@ -26,7 +26,8 @@ public sealed record UpdateExplanation(
 public sealed record OfferPreview(string Rollout, string Version, string TargetType, bool IsRollback);
 
 /// <param name="TargetsDevice">The rollout's targeting (list, groups, percentage) reaches the device, whatever its state or versions.</param>
-/// <param name="Verdict">The first rule that decided, as a wire name (offered, inactive, not_in_group, outside_percentage …).</param>
+/// <param name="Verdict">The first rule that decided, as a wire name (offered, inactive, not_in_group, outside_percentage, held_by_rollback …).</param>
+/// <param name="HeldBy">For held_by_rollback: the rollback rollout that targets the device.</param>
 /// <param name="Reason">The verdict in a sentence.</param>
 /// <param name="Bucket">The device's bucket (0–9999) in this rollout when its percentage was weighed.</param>
 public sealed record RolloutVerdict(
@@ -40,7 +41,8 @@ public sealed record RolloutVerdict(
     string Reason,
     int? Bucket,
     string? PauseReason,
-    string? OutrankedBy);
+    string? OutrankedBy,
+    string? HeldBy);
 
 public sealed class ExplainUpdateValidator : AbstractValidator<ExplainUpdate>
 {
@@ -79,7 +81,8 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
             c.Sentence,
             c.Bucket,
             c.PauseReason ?? c.Candidate.Rollout.PauseReason,
-            c.OutrankedBy?.Rollout.Name)).ToList();
+            c.OutrankedBy?.Rollout.Name,
+            c.HeldBy?.Rollout.Name)).ToList();
         if (snapshot.BlockOf(id) is { } block)
         {
             // the rollouts still say how they would target the device; nothing is offered while it is blocked
@@ -106,6 +109,7 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
         SelectionVerdict.NotNewer => "not_newer",
         SelectionVerdict.BelowMinVersion => "below_min_version",
         SelectionVerdict.Outranked => "outranked",
+        SelectionVerdict.HeldByRollback => "held_by_rollback",
         _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "no wire name"),
     };
 }
