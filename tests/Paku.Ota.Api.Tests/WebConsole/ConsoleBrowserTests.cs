@@ -161,6 +161,64 @@ public sealed class ConsoleBrowserTests
     }
 
     [Test]
+    public async Task A_halted_rollout_is_rolled_back_and_a_stolen_device_is_blocked_and_unblocked_from_the_console()
+    {
+        await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.0.0");
+        await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
+        using (var api = new HttpClient { BaseAddress = _server.Http })
+        {
+            api.DefaultRequestHeaders.Add("X-API-Key", ApiFactory.WriteKey);
+            var created = await api.PostAsync("/api/admin/rollout/create", new StringContent(
+                """{"name":"bad","firmware_version":"1.1.0","device_model":"esp32","target_type":"all","failure_threshold":{"percent":5,"minimum_attempts":2}}""",
+                System.Text.Encoding.UTF8, "application/json"));
+            Assert.That((int)created.StatusCode, Is.EqualTo(201), await created.Content.ReadAsStringAsync());
+        }
+
+        _server.Services.GetRequiredService<Paku.Ota.Application.Catalog.ICatalog>().Invalidate();
+        var clients = new Dictionary<string, HttpClient>();
+        foreach (var id in new[] { "esp32_x", "esp32_y" })
+        {
+            clients[id] = _server.DeviceClient(_server.IssueDevice(id));
+            Assert.That(await ConsoleBrowser.CheckAsync(clients[id], id, "1.0.0"), Is.True);
+            await ConsoleBrowser.ReportAsync(clients[id], id, "1.1.0", "downloading", 5);
+        }
+
+        // one device took 1.1.0 (the one to send back), the other failed: 50 % of 2 attempts halts it
+        await ConsoleBrowser.ReportAsync(clients["esp32_y"], "esp32_y", "1.1.0", "success", 100);
+        await ConsoleBrowser.ReportAsync(clients["esp32_x"], "esp32_x", "1.1.0", "failed", 5, "boot loop");
+
+        var page = await ConsoleBrowser.NewPageAsync(_browser, _server);
+        await ConsoleBrowser.SignInAsync(page, ApiFactory.WriteKey);
+        await page.GotoAsync("/console/rollouts/bad");
+        await Expect(page.Locator(".title-row [data-state]")).ToHaveTextAsync("halted", new() { Timeout = 20_000 });
+        await page.GetByRole(AriaRole.Link, new() { Name = "Roll back…" }).ClickAsync();
+        await Expect(page.Locator(".confirm")).ToContainTextAsync("Creates bad-rollback");
+        await ConsoleBrowser.ScreenshotAsync(page, "12-rollback-confirmation");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create the rollback" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/console/rollouts/bad-rollback$"));
+        await Expect(page.Locator(".flash.ok")).ToContainTextAsync("Rollback bad-rollback created: esp32 1.0.0 for 1 devices.");
+
+        // block a device: its next check is refused; unblocked, it is answered again
+        await page.GotoAsync("/console/devices/esp32_x");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Block…" }).ClickAsync();
+        await page.GetByLabel("Reason").FillAsync("certificate found on a forum");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Block device" }).ClickAsync();
+        await Expect(page.Locator(".halt")).ToContainTextAsync("certificate found on a forum");
+        await ConsoleBrowser.ScreenshotAsync(page, "13-device-blocked");
+        var refused = await clients["esp32_x"].GetAsync("/api/firmware/check?device_id=esp32_x&device_model=esp32&current_version=1.0.0");
+        Assert.That((int)refused.StatusCode, Is.EqualTo(403), await refused.Content.ReadAsStringAsync());
+        await page.GetByRole(AriaRole.Link, new() { Name = "Unblock…" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Unblock device" }).ClickAsync();
+        await Expect(page.Locator(".flash.ok")).ToContainTextAsync("esp32_x is unblocked.");
+        Assert.That(await AdminFixtures.CountAsync(_db, "select count(*) from audit_log where action in ('device.block', 'device.unblock', 'rollout.rollback') and actor = 'test-writer'"),
+            Is.EqualTo(3));
+        foreach (var client in clients.Values)
+        {
+            client.Dispose();
+        }
+    }
+
+    [Test]
     public async Task A_read_key_sees_every_page_but_is_offered_no_action_and_a_forced_action_is_refused_with_nothing_changed()
     {
         var writer = await ConsoleBrowser.NewPageAsync(_browser, _server);

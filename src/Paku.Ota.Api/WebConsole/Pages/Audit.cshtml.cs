@@ -15,7 +15,7 @@ public sealed class AuditModel(IMediator mediator) : PageModel
     public static readonly string[] Actions =
     [
         "", "console.sign_in", "console.sign_out", "firmware.upload", "firmware.withdraw", "rollout.create", "rollout.change", "rollout.halt",
-        "device.groups.set", "device.groups.set_many",
+        "rollout.rollback", "device.groups.set", "device.groups.set_many", "device.block", "device.unblock",
     ];
 
     [BindProperty(SupportsGet = true, Name = "action")]

@@ -4,12 +4,14 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.ChangeRollout;
+using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Application.Rollouts.GetRollout;
 
 namespace Paku.Ota.Api.WebConsole.Pages;
 
-/// <summary>The confirmation step of a rollout action (pause, resume, a new percentage): a page that says
-/// what will happen, then one POST that sends the same ChangeRollout as PATCH /api/admin/rollout/{name}.</summary>
+/// <summary>The confirmation step of a rollout action (pause, resume, a new percentage, roll back): a page
+/// that says what will happen, then one POST that sends the same command as the admin API (ChangeRollout as
+/// PATCH /api/admin/rollout/{name}, CreateRollback as POST …/rollback).</summary>
 public sealed class RolloutActionModel(IMediator mediator, ConsoleActions actions) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "name")]
@@ -30,6 +32,7 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
     {
         "pause" => $"Pause {Rollout.Name}?",
         "resume" => $"Resume {Rollout.Name}?",
+        "rollback" => $"Roll back {Rollout.Name}?",
         _ => Percent > Rollout.RolloutPercentage ? $"Raise {Rollout.Name} to {Percent} %?" : $"Lower {Rollout.Name} to {Percent} %?",
     };
 
@@ -37,6 +40,7 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
     {
         "pause" => "Pause rollout",
         "resume" => "Resume rollout",
+        "rollback" => "Create the rollback",
         _ => Percent > Rollout.RolloutPercentage ? $"Raise to {Percent} %" : $"Lower to {Percent} %",
     };
 
@@ -46,6 +50,7 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
         "resume" when Rollout.State == "halted" =>
             $"It halted because {Rollout.PauseReason}. Resuming offers {Rollout.FirmwareVersion} again; it halts again if failures stay above {Rollout.FailureThreshold.Percent.ToString("0.##", CultureInfo.InvariantCulture)} %.",
         "resume" => $"Devices in the rollout will be offered {Rollout.FirmwareVersion} again at their next check.",
+        "rollback" => $"Creates {Rollout.Name}{CreateRollbackHandler.Suffix}: the previous release of {Rollout.DeviceModel}, allowed to downgrade, offered to the devices that took {Rollout.FirmwareVersion}. While it targets them, no other rollout is offered to them. {Rollout.Name} stays halted.",
         _ => Percent > Rollout.RolloutPercentage
             ? $"From {Rollout.RolloutPercentage} % to {Percent} % of the targeted {Rollout.DeviceModel} devices. Every device already in the rollout stays in."
             : $"From {Rollout.RolloutPercentage} % to {Percent} %: devices outside the new share are no longer offered it (those already updated keep their firmware).",
@@ -80,6 +85,20 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
         }
 
         var actor = User.Identity?.Name ?? "console";
+        if (Act == "rollback")
+        {
+            var rollback = await actions.RunAsync(new CreateRollback(Name, actor), "rollout.rollback", Name, cancellationToken);
+            if (rollback.IsSuccess)
+            {
+                TempData["Flash"] = $"Rollback {rollback.Value.Name} created: {rollback.Value.DeviceModel} {rollback.Value.FirmwareVersion} for {rollback.Value.TargetFilter.GetValueOrDefault("device_ids")?.Count ?? 0} devices.";
+                return Redirect($"/console/rollouts/{Uri.EscapeDataString(rollback.Value.Name)}");
+            }
+
+            Errors.AddRange(ReleasesModel.Messages(rollback.Error!));
+            Response.StatusCode = ConsoleActions.StatusOf(rollback.Error!);
+            return Page();
+        }
+
         var command = Act switch
         {
             "pause" => new ChangeRollout(Name, null, false, null, null, actor),
@@ -131,6 +150,10 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
         else if (Act == "pause" && Rollout.State != "active")
         {
             Errors.Add($"{Rollout.Name} is {Rollout.State}, not active: there is nothing to pause.");
+        }
+        else if (Act == "rollback" && Rollout.State != "halted")
+        {
+            Errors.Add($"{Rollout.Name} is {Rollout.State}, not halted: only a halted rollout is rolled back this way.");
         }
         else if (Act == "resume" && Rollout.State == "active")
         {
