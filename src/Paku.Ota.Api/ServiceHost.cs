@@ -51,6 +51,7 @@ public static class ServiceHost
         LogSecurityMode(app, development);
 
         app.UseMiddleware<AdminAuditMiddleware>();
+        app.UseMiddleware<HeadResponseMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<Listeners.FaceMiddleware>();

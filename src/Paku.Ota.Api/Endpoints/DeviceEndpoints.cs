@@ -81,6 +81,13 @@ public static class DeviceEndpoints
 
             var binary = result.Value;
             http.Response.Headers["X-Checksum-SHA256"] = binary.ChecksumSha256;
+
+            // only byte ranges exist here; a Range in another unit is ignored (RFC 9110 14.2): the whole image
+            if (http.Request.Headers.Range is { Count: > 0 } range && !range.ToString().TrimStart().StartsWith("bytes=", StringComparison.OrdinalIgnoreCase))
+            {
+                http.Request.Headers.Remove(HeaderNames.Range);
+            }
+
             return gate.Hold(Results.Bytes(
                 binary.Content,
                 "application/octet-stream",

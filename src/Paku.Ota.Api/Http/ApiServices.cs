@@ -11,6 +11,10 @@ public static class ApiServices
         services.AddProblemDetails(options => options.CustomizeProblemDetails = problem =>
             problem.HttpContext.Items[AdminAuditMiddleware.ProblemDetailItem] = problem.ProblemDetails.Detail);
         services.AddExceptionHandler<ProblemExceptionHandler>();
+
+        // a body or parameter the framework cannot bind is thrown, so that the one exception handler answers
+        // with a problem naming the field, instead of a bare 400
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(options =>
         {
             options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
 
@@ -5,7 +6,7 @@ namespace Paku.Ota.Api.Http;
 
 /// <summary>The one global handler: bad requests the framework rejects become 400s that say why,
 /// an unreachable database becomes 503 with Retry-After, anything else a 500 without internals.</summary>
-public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -37,13 +38,50 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         }
 
         httpContext.Response.StatusCode = status;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = detail },
-        });
+        var problem = FieldOf(exception) is { } field
+            ? new Microsoft.AspNetCore.Http.HttpValidationProblemDetails(new Dictionary<string, string[]> { [field.Name] = [field.Message] })
+            {
+                Status = status, Title = "Invalid request", Detail = field.Message,
+            }
+            : new Microsoft.AspNetCore.Mvc.ProblemDetails { Status = status, Title = title, Detail = detail };
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, Exception = exception, ProblemDetails = problem });
     }
+
+    /// <summary>The field a binding failure is about: a JSON body value of the wrong type or out of range
+    /// (System.Text.Json's path, <c>$.progress_percent</c>), or a query or route value that is not of the
+    /// parameter's type (ASP.NET's "Failed to bind parameter "int? limit" from "abc"").</summary>
+    private static (string Name, string Message)? FieldOf(Exception exception)
+    {
+        if (exception is not BadHttpRequestException bad)
+        {
+            return null;
+        }
+
+        if (bad.InnerException is System.Text.Json.JsonException { Path: { Length: > 2 } path } && path.StartsWith("$.", StringComparison.Ordinal))
+        {
+            var field = path[2..];
+            return (field, $"{field} is not of the expected type or is out of range (a string, a whole number, true/false as the API says).");
+        }
+
+        if (BoundParameter().Match(bad.Message) is not { Success: true } match)
+        {
+            return null;
+        }
+
+        // the message names the C# parameter (beforeId); the API's names are snake_case (before_id)
+        var name = System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(match.Groups["name"].Value);
+        return (name, $"{name} must be a {Describe(match.Groups["type"].Value)}, not '{match.Groups["value"].Value}'.");
+    }
+
+    private static string Describe(string type) => type.Replace("Nullable<", "", StringComparison.Ordinal).TrimEnd('?', '>') switch
+    {
+        "int" or "long" or "Int32" or "Int64" => "whole number",
+        "bool" or "Boolean" => "true or false",
+        var other => other,
+    };
+
+    [GeneratedRegex("""^Failed to bind parameter "(?<type>[^ "]+) (?<name>[^"]+)" from "(?<value>[^"]*)"\.""")]
+    private static partial Regex BoundParameter();
 }
 
 /// <summary>Recognises the failures that mean "PostgreSQL is not there right now".</summary>

@@ -39,18 +39,21 @@ public static class DeviceAuthentication
             {
                 OnCertificateValidated = context =>
                 {
-                    var deviceId = context.ClientCertificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
                     if (fleetCa is null)
                     {
-                        context.Fail("No fleet CA is configured (Ota:Devices:FleetCaPath), so no device certificate can be trusted.");
+                        context.Fail(new DeviceCertificateRefused("no fleet CA is configured on the server (Ota:Devices:FleetCaPath), so no device certificate can be trusted"));
                         return Task.CompletedTask;
                     }
 
-                    if (string.IsNullOrEmpty(deviceId))
+                    var names = CommonNamesOf(context.ClientCertificate);
+                    if (names.Count != 1 || string.IsNullOrEmpty(names[0]))
                     {
-                        context.Fail("The client certificate has no common name (CN); the CN must be the device id.");
+                        context.Fail(new DeviceCertificateRefused(
+                            $"the client certificate ('{context.ClientCertificate.Subject}') is issued by the fleet CA but has {(names.Count > 1 ? "more than one common name (CN)" : "no common name (CN)")}; its one CN must be the device id"));
                         return Task.CompletedTask;
                     }
+
+                    var deviceId = names[0];
 
                     context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
                         [new Claim(DeviceIdClaim, deviceId), new Claim(ClaimTypes.Name, deviceId)],
@@ -68,9 +71,22 @@ public static class DeviceAuthentication
         return builder;
     }
 
-    /// <summary>Why a presented certificate was refused, in words (the handler only says that it was).</summary>
-    public static string DescribeRejection(X509Certificate2? certificate, DeviceAuthOptions options, TimeProvider time)
+    /// <summary>The subject's CN values, read strictly: not the display name .NET falls back to (an OU, an
+    /// O, an e-mail address) when there is no CN.</summary>
+    public static IReadOnlyList<string> CommonNamesOf(X509Certificate2 certificate) =>
+        [.. certificate.SubjectName.EnumerateRelativeDistinguishedNames()
+            .Where(rdn => !rdn.HasMultipleElements && rdn.GetSingleElementType().Value == "2.5.4.3")
+            .Select(rdn => rdn.GetSingleElementValue() ?? "")];
+
+    /// <summary>Why a presented certificate was refused, in words: the reason this service gave when the
+    /// chain was fine and the certificate itself was not, else what the certificate shows.</summary>
+    public static string DescribeRejection(X509Certificate2? certificate, DeviceAuthOptions options, TimeProvider time, Exception? failure = null)
     {
+        if (failure is DeviceCertificateRefused refused)
+        {
+            return refused.Message;
+        }
+
         if (certificate is null)
         {
             return "the client certificate was refused";
@@ -123,7 +139,7 @@ public sealed class DeviceIdentityFilter(Func<EndpointFilterInvocationContext, s
         if (result.Failure is not null)
         {
             var certificate = await http.Connection.GetClientCertificateAsync();
-            var reason = DeviceAuthentication.DescribeRejection(certificate, options, TimeProvider.System);
+            var reason = DeviceAuthentication.DescribeRejection(certificate, options, TimeProvider.System, result.Failure);
             return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
                 detail: $"Device authentication failed: {reason}.");
         }
@@ -173,6 +189,12 @@ public sealed class ForwardedClientCertificateMiddleware(RequestDelegate next, I
             return next(context);
         }
 
+        if (value.Count > 1 || Uri.UnescapeDataString(value.ToString()).Split("-----BEGIN CERTIFICATE-----").Length > 2)
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "Bad request",
+                $"The request has more than one {_header} certificate; the proxy forwards exactly one client certificate.");
+        }
+
         var certificate = Parse(value.ToString());
         if (certificate is null)
         {
@@ -200,3 +222,6 @@ public sealed class ForwardedClientCertificateMiddleware(RequestDelegate next, I
         }
     }
 }
+
+/// <summary>A certificate that chains to the fleet CA but cannot identify a device; the message says why.</summary>
+public sealed class DeviceCertificateRefused(string message) : Exception(message);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Paku.Ota.Infrastructure.Certificates;
 using Paku.Ota.Testing;
@@ -59,6 +60,22 @@ public sealed class DeviceMutualTlsTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 
+    [TestCase("/api/firmware/download/9.9.9?device_model=esp32", true, HttpStatusCode.NotFound)]
+    [TestCase("/api/firmware/download/1.0.0?device_model=esp32", false, HttpStatusCode.Unauthorized)]
+    [TestCase("/api/device/esp32_001/update-status", true, HttpStatusCode.MethodNotAllowed)]
+    public async Task HEAD_over_HTTP2_gets_its_error_status_without_a_body(string path, bool withCertificate, HttpStatusCode status)
+    {
+        using var cert = _server.IssueDevice("esp32_001");
+        using var client = _server.DeviceClient(withCertificate ? cert : null);
+        var request = new HttpRequestMessage(HttpMethod.Head, path) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+        var response = await client.SendAsync(request);
+
+        Assert.That(response.Version, Is.EqualTo(HttpVersion.Version20));
+        Assert.That(response.StatusCode, Is.EqualTo(status));
+        Assert.That(await response.Content.ReadAsByteArrayAsync(), Is.Empty);
+    }
+
     [Test]
     public async Task A_blocked_device_is_refused_403_with_the_reason_whatever_its_certificate_says()
     {
@@ -97,6 +114,34 @@ public sealed class DeviceMutualTlsTests
         var response = await client.GetAsync(CheckUrl("esp32_001"));
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [TestCase("O=Paku fleet, OU=warehouse", "has no common name (CN)")]
+    [TestCase("CN=esp32_001, CN=esp32_002", "has more than one common name (CN)")]
+    public async Task A_fleet_certificate_that_names_no_single_device_is_refused_saying_so(string subject, string reason)
+    {
+        using var cert = IssueWithSubject(subject);
+        using var client = _server.DeviceClient(cert);
+
+        var response = await client.GetAsync(CheckUrl("esp32_001"));
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("is issued by the fleet CA but " + reason));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
+    }
+
+    private X509Certificate2 IssueWithSubject(string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName(subject), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_server.FleetCa, true, false));
+        var now = DateTimeOffset.UtcNow.AddMinutes(-5);
+        using var issued = request.Create(_server.FleetCa, now, now.AddDays(10), RandomNumberGenerator.GetBytes(16).Select((b, i) => i == 0 ? (byte)(b & 0x7F) : b).ToArray());
+        return issued.CopyWithPrivateKey(key);
     }
 
     [Test]
@@ -206,6 +251,38 @@ public sealed class DeviceMutualTlsTests
 
         Assert.That(own.StatusCode, Is.EqualTo(HttpStatusCode.OK), await own.Content.ReadAsStringAsync());
         Assert.That(other.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+    }
+
+    [Test]
+    public async Task Two_forwarded_certificates_from_the_trusted_proxy_are_refused_not_the_first_taken()
+    {
+        using var own = _server.IssueDevice("esp32_001");
+        using var other = _server.IssueDevice("esp32_002");
+        using var client = new HttpClient { BaseAddress = _server.Http };
+        var joined = new HttpRequestMessage(HttpMethod.Get, CheckUrl("esp32_001"));
+        joined.Headers.TryAddWithoutValidation("X-Client-Cert", [Uri.EscapeDataString(own.ExportCertificatePem()), Uri.EscapeDataString(other.ExportCertificatePem())]);
+
+        var oneLine = await client.SendAsync(joined);
+        var twoLines = await RawStatusAsync(_server.HttpPort,
+            $"GET {CheckUrl("esp32_001")} HTTP/1.1\r\nHost: localhost\r\n" +
+            $"X-Client-Cert: {Uri.EscapeDataString(own.ExportCertificatePem())}\r\nX-Client-Cert: {Uri.EscapeDataString(other.ExportCertificatePem())}\r\n" +
+            "Connection: close\r\n\r\n");
+
+        var problem = await oneLine.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(oneLine.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("more than one X-Client-Cert certificate"));
+        Assert.That(twoLines, Does.StartWith("HTTP/1.1 400"));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from devices"), Is.Zero);
+    }
+
+    private static async Task<string> RawStatusAsync(int port, string request)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream);
+        return await reader.ReadLineAsync() ?? "";
     }
 
     [Test]
