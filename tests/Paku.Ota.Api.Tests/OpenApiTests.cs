@@ -46,4 +46,33 @@ public sealed class OpenApiTests
             Assert.That(security[0].TryGetProperty("ApiKey", out _), Is.True, $"{operation.Name} declares the API key");
         }
     }
+
+    [Test]
+    public async Task The_rollout_answers_show_their_state_health_and_deadlines_and_the_rollback_action_is_described()
+    {
+        using var client = _factory.CreateClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
+        var root = document.RootElement;
+        var rollback = root.GetProperty("paths").GetProperty("/api/admin/rollout/{name}/rollback").GetProperty("post");
+        var created = rollback.GetProperty("responses").GetProperty("201").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        var view = Resolve(root, created);
+        var progress = Resolve(root, view.GetProperty("properties").GetProperty("progress"));
+
+        Assert.That(rollback.GetProperty("responses").TryGetProperty("409", out _), Is.True);
+        Assert.That(view.GetProperty("properties").TryGetProperty("state", out _), Is.True);
+        Assert.That(view.GetProperty("properties").TryGetProperty("attempt_deadline", out _), Is.True);
+        Assert.That(progress.GetProperty("properties").TryGetProperty("timed_out", out _), Is.True);
+    }
+
+    private static JsonElement Resolve(JsonElement root, JsonElement schema)
+    {
+        if (!schema.TryGetProperty("$ref", out var reference))
+        {
+            return schema;
+        }
+
+        var name = reference.GetString()!.Split('/')[^1];
+        return root.GetProperty("components").GetProperty("schemas").GetProperty(name);
+    }
 }

@@ -19,19 +19,25 @@ public static class AdminRolloutEndpoints
     private const int MaxBodyBytes = 2 * 1024 * 1024;
 
     private static readonly string[] CreateFields =
-        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold"];
+        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline"];
 
-    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold"];
+    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline"];
     private static readonly string[] FilterFields = ["device_ids", "groups"];
     private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
+    private static readonly string[] DeadlineFields = ["downloading_minutes", "installing_minutes", "success_minutes"];
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
-        admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout");
-        admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout");
-        admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback");
+        // the answers' shapes are declared so that the OpenAPI document shows them (the bodies are read
+        // field by field to name a bad field, so the requests are described in the README)
+        admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout")
+            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
+        admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout")
+            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
+            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
-        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout");
+        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
         return admin;
     }
 
@@ -55,6 +61,7 @@ public static class AdminRolloutEndpoints
             body.Boolean("is_active"),
             body.Boolean("allow_downgrade"),
             Threshold(body),
+            Deadline(body),
             Actor(user));
         if (body.Error is { } shape)
         {
@@ -82,6 +89,7 @@ public static class AdminRolloutEndpoints
             body.Boolean("is_active"),
             Filter(body),
             Threshold(body),
+            Deadline(body),
             Actor(user));
         if (body.Error is { } shape)
         {
@@ -133,6 +141,19 @@ public static class AdminRolloutEndpoints
 
         threshold.AllowOnly(ThresholdFields);
         return new FailureThresholdInput(threshold.Number("percent"), threshold.WholeNumber("minimum_attempts"));
+    }
+
+    private static AttemptDeadlineInput? Deadline(JsonFields body)
+    {
+        var deadline = body.Object("attempt_deadline");
+        if (deadline is null)
+        {
+            return null;
+        }
+
+        deadline.AllowOnly(DeadlineFields);
+        return new AttemptDeadlineInput(
+            deadline.WholeNumber("downloading_minutes"), deadline.WholeNumber("installing_minutes"), deadline.WholeNumber("success_minutes"));
     }
 
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";

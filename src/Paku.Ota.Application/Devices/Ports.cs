@@ -40,7 +40,7 @@ public sealed record DeviceRolloutView(
     DateTimeOffset UpdatedAt);
 
 /// <summary>One entry of the append-only update history (device_update_status).</summary>
-/// <param name="Source">device (reported) or server (derived at check-in: confirmed, rolled_back).</param>
+/// <param name="Source">device (reported) or server (derived: confirmed and rolled_back at check-in, timed_out past a deadline).</param>
 public sealed record UpdateHistoryEntry(
     long Id,
     string DeviceId,

@@ -16,6 +16,7 @@ public sealed record RolloutView(
     bool IsActive,
     bool AllowDowngrade,
     FailureThresholdView FailureThreshold,
+    AttemptDeadlineView AttemptDeadline,
     string State,
     string? PauseReason,
     DateTimeOffset? HaltedAt,
@@ -28,12 +29,16 @@ public sealed record RolloutView(
 
 public sealed record FailureThresholdView(decimal Percent, int MinimumAttempts);
 
+/// <summary>Minutes a device may stay silent in each step before its attempt times out.</summary>
+public sealed record AttemptDeadlineView(int DownloadingMinutes, int InstallingMinutes, int SuccessMinutes);
+
 /// <summary>Counted from the rollout's devices (one row per device it offered its release to).</summary>
 /// <param name="Targeted">Devices the rollout has offered its release to.</param>
 /// <param name="Offered">Of those, devices that have not started yet.</param>
 /// <param name="ReportedSuccess">Devices that reported success and have not checked in since.</param>
 /// <param name="Attempts">Devices that started an attempt (every status but offered), as the halt rule counts them.</param>
-/// <param name="FailureRatePercent">(failed + rolled back) per 100 attempts, 0 before any.</param>
+/// <param name="TimedOut">Devices silent in a step past the rollout's deadline (a failure until they tell more).</param>
+/// <param name="FailureRatePercent">(failed + rolled back + timed out) per 100 attempts, 0 before any.</param>
 public sealed record RolloutProgress(
     int Targeted,
     int Offered,
@@ -43,6 +48,7 @@ public sealed record RolloutProgress(
     int Confirmed,
     int Failed,
     int RolledBack,
+    int TimedOut,
     int Attempts,
     decimal FailureRatePercent);
 
@@ -51,3 +57,21 @@ public sealed record TargetFilterInput(IReadOnlyList<string>? DeviceIds, IReadOn
 
 /// <summary>A failure threshold as sent: a missing part keeps its default (create) or its stored value (change).</summary>
 public sealed record FailureThresholdInput(decimal? Percent, int? MinimumAttempts);
+
+/// <summary>Attempt deadlines as sent, in minutes: a missing part keeps its default (create) or its stored value (change).</summary>
+public sealed record AttemptDeadlineInput(int? DownloadingMinutes, int? InstallingMinutes, int? SuccessMinutes)
+{
+    public bool IsEmpty => DownloadingMinutes is null && InstallingMinutes is null && SuccessMinutes is null;
+
+    public IReadOnlyList<Domain.Rollouts.FieldError> Validate(Domain.Rollouts.AttemptDeadline current) =>
+        Domain.Rollouts.AttemptDeadline.Validate(
+            DownloadingMinutes ?? (int)current.Downloading.TotalMinutes,
+            InstallingMinutes ?? (int)current.Installing.TotalMinutes,
+            SuccessMinutes ?? (int)current.Success.TotalMinutes);
+
+    public Domain.Rollouts.AttemptDeadline Over(Domain.Rollouts.AttemptDeadline current) =>
+        Domain.Rollouts.AttemptDeadline.FromMinutes(
+            DownloadingMinutes ?? (int)current.Downloading.TotalMinutes,
+            InstallingMinutes ?? (int)current.Installing.TotalMinutes,
+            SuccessMinutes ?? (int)current.Success.TotalMinutes);
+}

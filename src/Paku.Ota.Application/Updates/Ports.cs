@@ -23,7 +23,10 @@ public interface IDeviceStore
 }
 
 /// <summary>The device's update state, locked for the length of one <see cref="IUpdateLedgerSession"/>.</summary>
-public sealed record DeviceUpdateState(string DeviceId, string Model, string CurrentVersion, long? OfferedRolloutId, string? OfferedVersion, StoredAttempt? Attempt);
+/// <param name="AttemptChangedAt">When the attempt last changed (what its deadline counts from).</param>
+public sealed record DeviceUpdateState(
+    string DeviceId, string Model, string CurrentVersion, long? OfferedRolloutId, string? OfferedVersion, StoredAttempt? Attempt,
+    DateTimeOffset? AttemptChangedAt = null);
 
 /// <summary>One entry of the append-only update history.</summary>
 public sealed record StatusEntry(string DeviceId, string FirmwareVersion, UpdateStatus Status, int Progress, string? ErrorMessage, long? RolloutId, bool FromDevice);

@@ -24,9 +24,9 @@ public static class UpdateRecorder
         session.SaveAttempt(deviceId, rolloutId, attempt, decision.StartsAttempt);
         if (deviceReport is null)
         {
-            // derived by the server (confirmed / rolled back): it goes into the history too
+            // derived by the server (confirmed / rolled back / timed out): it goes into the history too
             session.AppendHistory(new StatusEntry(deviceId, attempt.TargetVersion, attempt.Status, attempt.Progress,
-                attempt.Status == UpdateStatus.RolledBack ? decision.Reason : null, rolloutId, FromDevice: false));
+                attempt.Status is UpdateStatus.RolledBack or UpdateStatus.TimedOut ? decision.Reason : null, rolloutId, FromDevice: false));
         }
     }
 }

@@ -33,7 +33,8 @@ public sealed class Rollout
         bool allowDowngrade,
         FailureThreshold threshold,
         string? pauseReason,
-        bool isHalted)
+        bool isHalted,
+        AttemptDeadline deadline)
     {
         Name = name;
         DeviceModel = deviceModel;
@@ -46,6 +47,7 @@ public sealed class Rollout
         Threshold = threshold;
         PauseReason = pauseReason;
         IsHalted = isHalted;
+        Deadline = deadline;
     }
 
     public string Name { get; }
@@ -70,6 +72,9 @@ public sealed class Rollout
     /// <summary>Active unless stopped; stopped by its own threshold is halted, by anything else paused.</summary>
     public RolloutState State => IsActive ? RolloutState.Active : IsHalted ? RolloutState.Halted : RolloutState.Paused;
 
+    /// <summary>How long its devices may stay silent in each step of an attempt before it times out.</summary>
+    public AttemptDeadline Deadline { get; private set; }
+
     public static RolloutCreation Create(
         string? name,
         string? deviceModel,
@@ -79,7 +84,8 @@ public sealed class Rollout
         int percentage,
         bool isActive = true,
         bool allowDowngrade = false,
-        FailureThreshold? threshold = null)
+        FailureThreshold? threshold = null,
+        AttemptDeadline? deadline = null)
     {
         ArgumentNullException.ThrowIfNull(version);
         filter ??= TargetFilter.None;
@@ -108,7 +114,7 @@ public sealed class Rollout
 
         var rollout = new Rollout(
             name!, deviceModel!, version, targetType, filter, percentage, isActive, allowDowngrade,
-            threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false);
+            threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false, deadline ?? AttemptDeadline.Default);
         return new RolloutCreation(rollout, []);
     }
 
@@ -127,7 +133,8 @@ public sealed class Rollout
         bool allowDowngrade,
         FailureThreshold threshold,
         string? pauseReason,
-        bool isHalted)
+        bool isHalted,
+        AttemptDeadline? deadline = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentException.ThrowIfNullOrEmpty(deviceModel);
@@ -146,7 +153,8 @@ public sealed class Rollout
         return new Rollout(
             name, deviceModel, version, targetType, filter, percentage, isActive, allowDowngrade, threshold,
             pauseReason: isActive ? null : pauseReason,
-            isHalted: isHalted && !isActive);
+            isHalted: isHalted && !isActive,
+            deadline ?? AttemptDeadline.Default);
     }
 
     public static FieldError? ValidatePercentage(int percentage) =>
@@ -322,6 +330,12 @@ public sealed class Rollout
     {
         ArgumentNullException.ThrowIfNull(threshold);
         Threshold = threshold;
+    }
+
+    public void ChangeDeadline(AttemptDeadline deadline)
+    {
+        ArgumentNullException.ThrowIfNull(deadline);
+        Deadline = deadline;
     }
 
     /// <summary>

@@ -3,35 +3,36 @@ using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Domain.Rollouts;
 
-/// <summary>How a rollout's devices have fared so far: every attempt, and those that failed or rolled back.</summary>
-public sealed record RolloutCounts(int Attempts, int Failed, int RolledBack)
+/// <summary>How a rollout's devices have fared so far: every attempt, and those that failed, rolled back or timed out.</summary>
+public sealed record RolloutCounts(int Attempts, int Failed, int RolledBack, int TimedOut = 0)
 {
     public int Attempts { get; } = Attempts >= 0 ? Attempts : throw new ArgumentOutOfRangeException(nameof(Attempts), Attempts, "cannot be negative");
     public int Failed { get; } = Failed >= 0 ? Failed : throw new ArgumentOutOfRangeException(nameof(Failed), Failed, "cannot be negative");
     public int RolledBack { get; } = RolledBack >= 0 ? RolledBack : throw new ArgumentOutOfRangeException(nameof(RolledBack), RolledBack, "cannot be negative");
+    public int TimedOut { get; } = TimedOut >= 0 ? TimedOut : throw new ArgumentOutOfRangeException(nameof(TimedOut), TimedOut, "cannot be negative");
 
-    public int Failures => Failed + RolledBack;
+    public int Failures => Failed + RolledBack + TimedOut;
 }
 
 /// <param name="MustHalt">The failure rate is strictly above the threshold after enough attempts.</param>
-/// <param name="FailureRatePercent">Failures (failed + rolled back) per 100 attempts; 0 before any attempt.</param>
+/// <param name="FailureRatePercent">Failures (failed + rolled back + timed out) per 100 attempts; 0 before any attempt.</param>
 /// <param name="Reason">A sentence with the figures, fit for an audit entry or the rollout's pause reason.</param>
 public sealed record HealthVerdict(bool MustHalt, decimal FailureRatePercent, string Reason);
 
 /// <summary>The one definition of a rollout's health. An attempt is a device of the rollout that started
 /// the update (any status; a device only offered it has not attempted); a failure is an attempt that
-/// ended failed or rolled back. The database's <c>rollout_health</c> view counts the same, pinned by a test.</summary>
+/// ended failed, rolled back or timed out. The database's <c>rollout_health</c> view counts the same, pinned by a test.</summary>
 public static class RolloutHealth
 {
     /// <summary>Whether a device's attempt in this status counts against the rollout.</summary>
-    public static bool IsFailure(UpdateStatus status) => status is UpdateStatus.Failed or UpdateStatus.RolledBack;
+    public static bool IsFailure(UpdateStatus status) => status is UpdateStatus.Failed or UpdateStatus.RolledBack or UpdateStatus.TimedOut;
 
     /// <summary>Counts a rollout's devices by the status of their attempt; null for a device that was
     /// offered the release and has not started.</summary>
     public static RolloutCounts Count(IEnumerable<UpdateStatus?> devices)
     {
         ArgumentNullException.ThrowIfNull(devices);
-        int attempts = 0, failed = 0, rolledBack = 0;
+        int attempts = 0, failed = 0, rolledBack = 0, timedOut = 0;
         foreach (var status in devices)
         {
             if (status is not { } started)
@@ -42,9 +43,10 @@ public static class RolloutHealth
             attempts++;
             failed += started == UpdateStatus.Failed ? 1 : 0;
             rolledBack += started == UpdateStatus.RolledBack ? 1 : 0;
+            timedOut += started == UpdateStatus.TimedOut ? 1 : 0;
         }
 
-        return new RolloutCounts(attempts, failed, rolledBack);
+        return new RolloutCounts(attempts, failed, rolledBack, timedOut);
     }
 
     public static HealthVerdict Evaluate(RolloutCounts counts, FailureThreshold threshold)
@@ -54,7 +56,8 @@ public static class RolloutHealth
 
         var failures = counts.Failures;
         var rate = counts.Attempts == 0 ? 0m : failures * 100m / counts.Attempts;
-        var figures = $"{failures} of {counts.Attempts} attempts failed or rolled back ({Percent(rate)} %)";
+        var how = counts.TimedOut == 0 ? "failed or rolled back" : "failed, rolled back or timed out";
+        var figures = $"{failures} of {counts.Attempts} attempts {how} ({Percent(rate)} %)";
 
         if (counts.Attempts < threshold.MinimumAttempts)
         {

@@ -21,6 +21,9 @@ public enum LifecycleOutcome
     Confirmed,
     RolledBack,
 
+    /// <summary>The device stayed silent past the rollout's deadline for its step.</summary>
+    TimedOut,
+
     /// <summary>A check-in that tells nothing new.</summary>
     Unchanged,
 }
@@ -45,7 +48,7 @@ public sealed record LifecycleDecision
     public bool StartsAttempt => Outcome == LifecycleOutcome.Started;
 
     /// <summary>
-    /// This decision turns an attempt into a failure (failed or rolled back). True once per
+    /// This decision turns an attempt into a failure (failed, rolled back or timed out). True once per
     /// failure: a repeated failed report changes nothing and does not count again.
     /// </summary>
     public bool CountsAsFailure => NewAttempt is { } attempt && Rollouts.RolloutHealth.IsFailure(attempt.Status);

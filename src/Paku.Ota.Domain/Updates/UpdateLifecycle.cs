@@ -1,10 +1,12 @@
+using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Domain.Updates;
 
 /// <summary>
 /// downloading → installing → success → confirmed (the device checks in running the target) or
-/// rolled_back (it checks in still running another version); failed from any step before that.
+/// rolled_back (it checks in still running another version); failed from any step before that;
+/// timed_out when the device stays silent in a step past its rollout's deadline, until it tells more.
 /// Reports arrive late, twice, or out of order over flaky Wi-Fi: only forward moves change state.
 /// </summary>
 public static class UpdateLifecycle
@@ -39,6 +41,17 @@ public static class UpdateLifecycle
         }
 
         var was = current.Status;
+        if (was == UpdateStatus.TimedOut)
+        {
+            // the device was silent, not necessarily stuck: what it reports now is the truth
+            return reported == UpdateStatus.Downloading
+                ? Start(target, deviceCurrentVersion, reported, progress, $"retry of {target} after timed_out")
+                : new LifecycleDecision(
+                    reported == UpdateStatus.Failed ? LifecycleOutcome.Failed : LifecycleOutcome.Advanced,
+                    current with { Status = reported, Progress = progress },
+                    $"{target}: timed_out → {reported.ToWire()}, reported late");
+        }
+
         if (was.IsTerminal())
         {
             if (reported == UpdateStatus.Downloading && was is UpdateStatus.Failed or UpdateStatus.RolledBack)
@@ -97,7 +110,14 @@ public static class UpdateLifecycle
             return new LifecycleDecision(
                 LifecycleOutcome.Confirmed,
                 current with { Status = UpdateStatus.Confirmed, Progress = 100 },
-                $"the device runs {runningVersion}: update confirmed");
+                was == UpdateStatus.TimedOut
+                    ? $"the device runs {runningVersion}: update confirmed after it had timed out"
+                    : $"the device runs {runningVersion}: update confirmed");
+        }
+
+        if (was == UpdateStatus.TimedOut)
+        {
+            return NoChange(LifecycleOutcome.Unchanged, $"timed out at {current.TargetVersion}, still running {runningVersion}");
         }
 
         return was == UpdateStatus.Success
@@ -107,6 +127,31 @@ public static class UpdateLifecycle
                 $"the device reported success for {current.TargetVersion} but still runs {runningVersion}: rolled back")
             : NoChange(LifecycleOutcome.Unchanged, $"still {was.ToWire()} {current.TargetVersion}, running {runningVersion}");
     }
+
+    /// <summary>Whether the attempt has been silent in its step past <paramref name="deadline"/> at
+    /// <paramref name="now"/>, having last changed at <paramref name="lastChange"/>.</summary>
+    public static LifecycleDecision OnDeadline(UpdateAttempt? current, DateTimeOffset lastChange, AttemptDeadline deadline, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(deadline);
+        if (current is null || deadline.For(current.Status) is not { } allowed)
+        {
+            return NoChange(LifecycleOutcome.Unchanged, "no attempt in a step that can time out");
+        }
+
+        var silent = now - lastChange;
+        if (silent < allowed)
+        {
+            return NoChange(LifecycleOutcome.Unchanged, $"{current.Status.ToWire()} {current.TargetVersion} for {Minutes(silent)} of {Minutes(allowed)} allowed");
+        }
+
+        return new LifecycleDecision(
+            LifecycleOutcome.TimedOut,
+            current with { Status = UpdateStatus.TimedOut },
+            $"no word from the device for {Minutes(silent)} while {current.Status.ToWire()} {current.TargetVersion} " +
+            $"(the rollout allows {Minutes(allowed)}): timed out");
+    }
+
+    private static string Minutes(TimeSpan span) => $"{(long)span.TotalMinutes} min";
 
     private static LifecycleDecision Start(string target, string? from, UpdateStatus status, int progress, string reason) =>
         new(LifecycleOutcome.Started,

@@ -30,7 +30,8 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
         var rolloutRows = await connection.QueryAsync<RolloutRow>(new CommandDefinition("""
             select id, name, release_id, device_model, target_type, target_filter::text as target_filter,
                    rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
-                   failure_min_attempts, pause_reason, halted_at is not null as halted
+                   failure_min_attempts, pause_reason, halted_at is not null as halted,
+                   deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes
             from rollouts
             """, transaction: transaction, cancellationToken: cancellationToken));
         var blocks = await DeviceBlockStore.ReadAllAsync(connection, transaction, cancellationToken);
@@ -47,7 +48,8 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
             var release = byId[r.release_id];
             TargetTypes.TryParse(r.target_type, out var type);
             var rollout = Rollout.Restore(r.name, r.device_model, release.Version, type, ParseFilter(r.target_filter), r.rollout_percentage,
-                r.is_active, r.allow_downgrade, new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts), r.pause_reason, r.halted);
+                r.is_active, r.allow_downgrade, new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts), r.pause_reason, r.halted,
+                AttemptDeadline.FromMinutes(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes));
             return new CatalogRollout(r.id, rollout, release);
         });
         return new CatalogSnapshot(generation, releases, rollouts, blocks);
@@ -71,6 +73,6 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
 
     private sealed record RolloutRow(long id, string name, long release_id, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
-        string? pause_reason, bool halted);
+        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes);
 #pragma warning restore IDE1006, SA1300
 }

@@ -10,7 +10,7 @@ namespace Paku.Ota.Infrastructure.Persistence;
 public sealed class RolloutHealthStore(NpgsqlDataSource dataSource) : IRolloutHealthStore
 {
     private const string Select = """
-        select r.id, r.name, h.state, r.failure_threshold_percent, r.failure_min_attempts, h.attempts, h.failed, h.rolled_back
+        select r.id, r.name, h.state, r.failure_threshold_percent, r.failure_min_attempts, h.attempts, h.failed, h.rolled_back, h.timed_out
         from rollouts r
         cross join lateral (select * from rollout_health h where h.rollout_id = r.id) h
         """;
@@ -36,10 +36,10 @@ public sealed class RolloutHealthStore(NpgsqlDataSource dataSource) : IRolloutHe
 
     private static RolloutHealthFigures ToFigures(Row r) => new(
         r.id, r.name, RolloutStore.ParseState(r.state), new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts),
-        new RolloutCounts(r.attempts, r.failed, r.rolled_back));
+        new RolloutCounts(r.attempts, r.failed, r.rolled_back, r.timed_out));
 
 #pragma warning disable IDE1006, SA1300 // column-named rows for Dapper
     private sealed record Row(long id, string name, string state, decimal failure_threshold_percent, int failure_min_attempts,
-        int attempts, int failed, int rolled_back);
+        int attempts, int failed, int rolled_back, int timed_out);
 #pragma warning restore IDE1006, SA1300
 }

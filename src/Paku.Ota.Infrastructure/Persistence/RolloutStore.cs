@@ -17,10 +17,11 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
     private const string SelectViews = """
         select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent, r.failure_min_attempts,
+               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
                r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
                r.created_by, r.created_at, r.updated_at,
                p.targeted, p.offered, p.downloading, p.installing, p.reported_success, p.confirmed, p.failed, p.rolled_back,
-               h.state, h.attempts,
+               h.timed_out, h.state, h.attempts,
                coalesce(round(100.0 * h.failures / nullif(h.attempts, 0), 2), 0) as failure_rate_percent
         from rollouts r
         join firmware_releases fr on fr.id = r.release_id
@@ -37,6 +38,17 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             from rollout_devices rd
             where rd.rollout_id = r.id
         ) p
+        """;
+
+    /// <summary>The named rollout as <see cref="Restore(StoredRow)"/> rebuilds it.</summary>
+    private const string SelectStored = """
+        select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
+               r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
+               r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
+               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes
+        from rollouts r
+        join firmware_releases fr on fr.id = r.release_id
+        where r.name = @name
         """;
 
     public async Task<RolloutRelease?> FindReleaseAsync(string model, FirmwareVersion version, CancellationToken cancellationToken)
@@ -58,10 +70,12 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         var inserted = await connection.ExecuteAsync(new CommandDefinition("""
             insert into rollouts (name, release_id, firmware_version, device_model, target_type, target_filter,
                                   rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
-                                  failure_min_attempts, pause_reason, created_by)
+                                  failure_min_attempts, pause_reason, created_by,
+                                  deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes)
             select @name, fr.id, fr.version, fr.device_model, @targetType, @filter::jsonb,
                    @percentage, @isActive, @allowDowngrade, @thresholdPercent,
-                   @thresholdAttempts, @pauseReason, @createdBy
+                   @thresholdAttempts, @pauseReason, @createdBy,
+                   @downloadingMinutes, @installingMinutes, @successMinutes
             from firmware_releases fr
             where fr.id = @releaseId
             on conflict (name) do nothing
@@ -78,6 +92,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             thresholdAttempts = rollout.Threshold.MinimumAttempts,
             pauseReason = rollout.PauseReason,
             createdBy,
+            downloadingMinutes = (int)rollout.Deadline.Downloading.TotalMinutes,
+            installingMinutes = (int)rollout.Deadline.Installing.TotalMinutes,
+            successMinutes = (int)rollout.Deadline.Success.TotalMinutes,
         }, cancellationToken: cancellationToken));
         return inserted == 1;
     }
@@ -88,15 +105,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
-                select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
-                       r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
-                       r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted
-                from rollouts r
-                join firmware_releases fr on fr.id = r.release_id
-                where r.name = @name
-                for update of r
-                """, new { name }, transaction, cancellationToken: cancellationToken));
+            var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition(
+                SelectStored + "\nfor update of r", new { name }, transaction, cancellationToken: cancellationToken));
             if (row is null)
             {
                 await transaction.DisposeAsync();
@@ -116,14 +126,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
     public async Task<RollbackSource?> FindRollbackSourceAsync(string name, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition("""
-            select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
-                   r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
-                   r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted
-            from rollouts r
-            join firmware_releases fr on fr.id = r.release_id
-            where r.name = @name
-            """, new { name }, cancellationToken: cancellationToken));
+        var row = await connection.QuerySingleOrDefaultAsync<StoredRow>(new CommandDefinition(
+            SelectStored, new { name }, cancellationToken: cancellationToken));
         if (row is null)
         {
             return null;
@@ -188,7 +192,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         return Rollout.Restore(
             row.name, row.device_model, FirmwareVersion.Parse(row.version), type, CatalogReader.ParseFilter(row.target_filter),
             row.rollout_percentage, row.is_active, row.allow_downgrade,
-            new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted);
+            new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted,
+            AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes));
     }
 
     /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>
@@ -225,9 +230,10 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         return new RolloutView(
             r.name, r.firmware_version, r.device_model, r.target_type, shownFilter, r.rollout_percentage, r.is_active, r.allow_downgrade,
             new FailureThresholdView(Normalised(r.failure_threshold_percent), r.failure_min_attempts),
+            new AttemptDeadlineView(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
             state, r.pause_reason, Utc(r.halted_at), haltDetails, r.release_withdrawn, r.created_by, Utc(r.created_at), Utc(r.updated_at),
             new RolloutProgress(r.targeted, r.offered, r.downloading, r.installing, r.reported_success, r.confirmed, r.failed, r.rolled_back,
-                r.attempts, Normalised(r.failure_rate_percent)));
+                r.timed_out, r.attempts, Normalised(r.failure_rate_percent)));
     }
 
     // numeric(5,2) reads back as 5.00; show 5.
@@ -255,6 +261,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                        halt_details = case when @halted then halt_details end,
                        failure_threshold_percent = @thresholdPercent,
                        failure_min_attempts = @thresholdAttempts,
+                       deadline_downloading_minutes = @downloadingMinutes,
+                       deadline_installing_minutes = @installingMinutes,
+                       deadline_success_minutes = @successMinutes,
                        updated_at = now()
                  where id = @id
                 """, new
@@ -267,6 +276,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                 halted = Rollout.IsHalted,
                 thresholdPercent = Rollout.Threshold.Percent,
                 thresholdAttempts = Rollout.Threshold.MinimumAttempts,
+                downloadingMinutes = (int)Rollout.Deadline.Downloading.TotalMinutes,
+                installingMinutes = (int)Rollout.Deadline.Installing.TotalMinutes,
+                successMinutes = (int)Rollout.Deadline.Success.TotalMinutes,
             }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
         }
@@ -300,13 +312,14 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
 
     private sealed record StoredRow(long id, string name, string device_model, string version, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
-        string? pause_reason, bool halted);
+        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes);
 
     private sealed record ViewRow(string name, string firmware_version, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
+        int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
         string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
         string? created_by, DateTime created_at, DateTime updated_at,
         int targeted, int offered, int downloading, int installing, int reported_success, int confirmed, int failed, int rolled_back,
-        string state, int attempts, decimal failure_rate_percent);
+        int timed_out, string state, int attempts, decimal failure_rate_percent);
 #pragma warning restore IDE1006, SA1300
 }

@@ -36,7 +36,7 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 {
     private const string LockDevicesSql = """
         select device_id, device_model, current_firmware_version, offered_rollout_id, offered_version,
-               update_rollout_id, update_target_version, update_from_version, update_status, update_progress
+               update_rollout_id, update_target_version, update_from_version, update_status, update_progress, update_changed_at
         from devices where device_id = any($1)
         order by device_id collate "C"
         for update
@@ -203,7 +203,8 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
                 reader.GetString(0), reader.GetString(1), reader.GetString(2),
                 reader.IsDBNull(3) ? null : reader.GetInt64(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
-                DeviceStore.ReadAttempt(reader, 5));
+                DeviceStore.ReadAttempt(reader, 5),
+                reader.IsDBNull(10) ? null : new DateTimeOffset(reader.GetDateTime(10), TimeSpan.Zero));
             states[state.DeviceId] = state;
         }
 

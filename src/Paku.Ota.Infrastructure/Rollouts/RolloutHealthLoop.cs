@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Paku.Ota.Application.Rollouts.Health;
+using Paku.Ota.Application.Updates;
 
 namespace Paku.Ota.Infrastructure.Rollouts;
 
@@ -9,13 +10,15 @@ public sealed class RolloutHealthOptions
     /// <summary>How often the rollouts whose attempts moved are judged (one query for all of them).</summary>
     public double EvaluateSeconds { get; set; } = 1;
 
-    /// <summary>How often every rollout whose devices moved since it last changed is judged.</summary>
+    /// <summary>How often stuck attempts are timed out and every rollout whose attempts moved since it last changed is judged.</summary>
     public double SweepSeconds { get; set; } = 60;
 }
 
 /// <summary>Runs <see cref="RolloutHealthMonitor"/>'s passes: the rollouts that moved since the last
-/// pass, and the periodic sweep. Off the request path, so a check or report never waits for a count.</summary>
-public sealed class RolloutHealthLoop(RolloutHealthMonitor monitor, RolloutHealthOptions options, TimeProvider time, ILogger<RolloutHealthLoop> logger)
+/// pass, and the periodic sweep, which first times out stuck attempts (<see cref="AttemptTimeouts"/>).
+/// Off the request path, so a check or report never waits for a count.</summary>
+public sealed class RolloutHealthLoop(
+    RolloutHealthMonitor monitor, AttemptTimeouts timeouts, RolloutHealthOptions options, TimeProvider time, ILogger<RolloutHealthLoop> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -31,6 +34,11 @@ public sealed class RolloutHealthLoop(RolloutHealthMonitor monitor, RolloutHealt
                 IReadOnlyList<string> halted = monitor.HasMoved ? await monitor.JudgeMovedAsync(stoppingToken) : [];
                 if (time.GetUtcNow() - lastSweep >= sweepEvery)
                 {
+                    if (await timeouts.TimeOutOverdueAsync(stoppingToken) is > 0 and var timedOut)
+                    {
+                        logger.LogInformation("{Count} update attempts timed out: their devices stayed silent past their rollout's deadline", timedOut);
+                    }
+
                     halted = [.. halted, .. await monitor.SweepAsync(stoppingToken)];
                     lastSweep = time.GetUtcNow();
                 }

@@ -380,6 +380,76 @@ public sealed class RolloutHaltTests
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("nothing to roll back to"));
     }
 
+    [Test]
+    public async Task A_device_silent_past_its_deadline_times_out_as_a_failure_and_a_later_confirmation_is_counted_once()
+    {
+        await CreateRolloutAsync(new
+        {
+            name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100, is_active = true,
+            failure_threshold = new { percent = 40, minimum_attempts = 2 },
+            attempt_deadline = new { downloading_minutes = 5 },
+        });
+        foreach (var id in new[] { "stuck", "slow" })
+        {
+            await OfferedAsync(_devices, id, "1.0.0");
+            await ReportAsync(_devices, id, "downloading", 30);
+        }
+
+        // "stuck" was last heard of 6 minutes ago, "slow" 4 minutes ago (as the clock would have it)
+        await _fleet.ScalarAsync<int>("""
+            update devices set update_changed_at = now() - case device_id when 'stuck' then interval '6 minutes' else interval '4 minutes' end;
+            update rollout_devices set updated_at = now() - case device_id when 'stuck' then interval '6 minutes' else interval '4 minutes' end;
+            select 1
+            """);
+
+        var halted = await EventuallyHaltedAsync("v1.1.0-all");
+        var history = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/update-status?device_id=stuck&status=timed_out");
+        Assert.That(halted.GetProperty("progress").GetProperty("timed_out").GetInt32(), Is.EqualTo(1));
+        Assert.That(halted.GetProperty("progress").GetProperty("downloading").GetInt32(), Is.EqualTo(1), "4 minutes are within the 5 allowed");
+        Assert.That(halted.GetProperty("pause_reason").GetString(), Is.EqualTo("halted: 1 of 2 attempts failed, rolled back or timed out (50 %), above the 40 % threshold"));
+        Assert.That(halted.GetProperty("attempt_deadline").GetProperty("downloading_minutes").GetInt32(), Is.EqualTo(5));
+        Assert.That(halted.GetProperty("attempt_deadline").GetProperty("installing_minutes").GetInt32(), Is.EqualTo(60), "the default where none was given");
+        var entries = history.GetProperty("updates").EnumerateArray().ToList();
+        Assert.That(entries, Has.Count.EqualTo(1), history.ToString());
+        Assert.That(entries[0].GetProperty("error_message").GetString(), Does.Contain("no word from the device for 6 min while downloading 1.1.0"));
+
+        await CheckAsync(_devices, "stuck", "1.1.0"); // it was only silent: it booted 1.1.0
+
+        var progress = (await RolloutAsync("v1.1.0-all")).GetProperty("progress");
+        Assert.That(progress.GetProperty("timed_out").GetInt32(), Is.Zero);
+        Assert.That(progress.GetProperty("confirmed").GetInt32(), Is.EqualTo(1));
+        Assert.That(progress.GetProperty("attempts").GetInt32(), Is.EqualTo(2), "no second attempt");
+        Assert.That(progress.GetProperty("failure_rate_percent").GetDecimal(), Is.Zero);
+    }
+
+    [Test]
+    public async Task An_attempt_deadline_outside_a_minute_to_30_days_is_refused_naming_the_field_and_nothing_is_created()
+    {
+        var response = await _admin.PostAsJsonAsync("/api/admin/rollout/create", new
+        {
+            name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100,
+            attempt_deadline = new { installing_minutes = 0 },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("attempt_deadline.installing_minutes"));
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from rollouts"), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_patch_changes_only_the_deadlines_it_names()
+    {
+        await CreateRolloutAsync(new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all", rollout_percentage = 100 });
+
+        var response = await _admin.PatchAsJsonAsync("/api/admin/rollout/v1.1.0-all", new { attempt_deadline = new { success_minutes = 30 } });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var deadline = (await RolloutAsync("v1.1.0-all")).GetProperty("attempt_deadline");
+        Assert.That(deadline.GetProperty("downloading_minutes").GetInt32(), Is.EqualTo(360));
+        Assert.That(deadline.GetProperty("installing_minutes").GetInt32(), Is.EqualTo(60));
+        Assert.That(deadline.GetProperty("success_minutes").GetInt32(), Is.EqualTo(30));
+    }
+
     private async Task ReportVersionAsync(string id, string version, string status)
     {
         var response = await _devices.PostAsJsonAsync($"/api/device/{id}/update-status",

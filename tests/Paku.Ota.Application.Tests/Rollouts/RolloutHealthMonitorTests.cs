@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
 using Paku.Ota.Application.Catalog;
@@ -120,13 +119,4 @@ public sealed class RolloutHealthMonitorTests
     private void Figures(int attempts, int failed) =>
         _health.ReadAsync(Arg.Any<IReadOnlyCollection<long>>(), Arg.Any<CancellationToken>()).Returns(
             [new RolloutHealthFigures(Id, "v1.1.0-all", RolloutState.Active, FailureThreshold.Default, new RolloutCounts(attempts, failed, 0))]);
-
-    private sealed class TestMeters : IMeterFactory
-    {
-        public Meter Create(MeterOptions options) => new(options);
-
-        public void Dispose()
-        {
-        }
-    }
 }

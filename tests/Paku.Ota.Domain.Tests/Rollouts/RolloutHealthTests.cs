@@ -9,23 +9,23 @@ public sealed class RolloutHealthTests
         RolloutHealth.Evaluate(new RolloutCounts(attempts, failed, rolledBack), threshold ?? FailureThreshold.Default);
 
     [Test]
-    public void Every_started_device_is_an_attempt_and_failed_or_rolled_back_ones_are_failures()
+    public void Every_started_device_is_an_attempt_and_failed_rolled_back_or_timed_out_ones_are_failures()
     {
         UpdateStatus?[] devices =
         [
             null, null,
             UpdateStatus.Downloading, UpdateStatus.Installing, UpdateStatus.Success, UpdateStatus.Confirmed,
-            UpdateStatus.Failed, UpdateStatus.Failed, UpdateStatus.RolledBack,
+            UpdateStatus.Failed, UpdateStatus.Failed, UpdateStatus.RolledBack, UpdateStatus.TimedOut,
         ];
 
         var counts = RolloutHealth.Count(devices);
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(counts, Is.EqualTo(new RolloutCounts(7, 2, 1)));
-            Assert.That(counts.Failures, Is.EqualTo(3));
+            Assert.That(counts, Is.EqualTo(new RolloutCounts(8, 2, 1, 1)));
+            Assert.That(counts.Failures, Is.EqualTo(4));
             Assert.That(Enum.GetValues<UpdateStatus>().Where(RolloutHealth.IsFailure),
-                Is.EquivalentTo(new[] { UpdateStatus.Failed, UpdateStatus.RolledBack }));
+                Is.EquivalentTo(new[] { UpdateStatus.Failed, UpdateStatus.RolledBack, UpdateStatus.TimedOut }));
         }
     }
 
@@ -40,6 +40,14 @@ public sealed class RolloutHealthTests
             Assert.That(verdict.FailureRatePercent, Is.EqualTo(7.5m));
             Assert.That(verdict.Reason, Is.EqualTo("halted: 3 of 40 attempts failed or rolled back (7.5 %), above the 5 % threshold"));
         }
+    }
+
+    [Test]
+    public void Timed_out_attempts_count_as_failures_and_the_reason_says_so()
+    {
+        var verdict = RolloutHealth.Evaluate(new RolloutCounts(20, 1, 0, 1), FailureThreshold.Default);
+
+        Assert.That(verdict.Reason, Is.EqualTo("halted: 2 of 20 attempts failed, rolled back or timed out (10 %), above the 5 % threshold"));
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 using static Paku.Ota.Domain.Tests.Make;
 using S = Paku.Ota.Domain.Updates.UpdateStatus;
@@ -245,12 +246,88 @@ public sealed class UpdateLifecycleTests
         }
     }
 
+    private static readonly DateTimeOffset Noon = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+
+    [TestCase(S.Downloading, 360)]
+    [TestCase(S.Installing, 60)]
+    [TestCase(S.Success, 120)]
+    public void An_attempt_silent_for_its_steps_deadline_times_out_and_not_a_minute_before(S status, int minutes)
+    {
+        var attempt = At(status, 40);
+
+        var before = UpdateLifecycle.OnDeadline(attempt, Noon, AttemptDeadline.Default, Noon.AddMinutes(minutes).AddSeconds(-1));
+        var at = UpdateLifecycle.OnDeadline(attempt, Noon, AttemptDeadline.Default, Noon.AddMinutes(minutes));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(before.NewAttempt, Is.Null);
+            Assert.That(at.Outcome, Is.EqualTo(LifecycleOutcome.TimedOut));
+            Assert.That(at.NewAttempt, Is.EqualTo(attempt with { Status = S.TimedOut }));
+            Assert.That(at.CountsAsFailure, Is.True);
+            Assert.That(at.Reason, Does.Contain($"no word from the device for {minutes} min while {status.ToWire()} 1.2.0"));
+        }
+    }
+
+    [TestCase(S.Confirmed)]
+    [TestCase(S.Failed)]
+    [TestCase(S.RolledBack)]
+    [TestCase(S.TimedOut)]
+    public void An_attempt_that_ended_never_times_out(S status) =>
+        Assert.That(UpdateLifecycle.OnDeadline(At(status), Noon, AttemptDeadline.Default, Noon.AddDays(30)).NewAttempt, Is.Null);
+
+    [Test]
+    public void A_confirmation_after_a_timeout_records_the_truth_once()
+    {
+        var timedOut = UpdateLifecycle.OnDeadline(At(S.Success, 100), Noon, AttemptDeadline.Default, Noon.AddHours(3)).NewAttempt!;
+
+        var confirmed = UpdateLifecycle.OnCheckIn(timedOut, V("1.2.0"));
+        var stillOld = UpdateLifecycle.OnCheckIn(timedOut, V("1.0.0"));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(confirmed.Outcome, Is.EqualTo(LifecycleOutcome.Confirmed));
+            Assert.That(confirmed.NewAttempt!.Status, Is.EqualTo(S.Confirmed));
+            Assert.That(confirmed.CountsAsFailure || confirmed.StartsAttempt, Is.False, "neither a second attempt nor a second failure");
+            Assert.That(stillOld.NewAttempt, Is.Null);
+        }
+    }
+
+    [TestCase(S.Installing, LifecycleOutcome.Advanced, false)]
+    [TestCase(S.Success, LifecycleOutcome.Advanced, false)]
+    [TestCase(S.Failed, LifecycleOutcome.Failed, true)]
+    [TestCase(S.Downloading, LifecycleOutcome.Started, false)]
+    public void A_report_after_a_timeout_records_what_the_device_says(S reported, LifecycleOutcome outcome, bool failure)
+    {
+        var decision = Report(At(S.TimedOut, 30), reported, 60);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(decision.Outcome, Is.EqualTo(outcome));
+            Assert.That(decision.NewAttempt!.Status, Is.EqualTo(reported));
+            Assert.That(decision.CountsAsFailure, Is.EqualTo(failure));
+        }
+    }
+
+    [Test]
+    public void Deadlines_outside_a_minute_to_30_days_are_refused_naming_the_field()
+    {
+        var errors = AttemptDeadline.Validate(0, 60, 43_201);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(errors.Select(e => e.Field), Is.EqualTo(new[] { AttemptDeadline.DownloadingField, AttemptDeadline.SuccessField }));
+            Assert.That(() => AttemptDeadline.FromMinutes(0, 60, 60), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(AttemptDeadline.Validate(1, 1, 43_200), Is.Empty);
+        }
+    }
+
     [TestCase("downloading", S.Downloading, true)]
     [TestCase("installing", S.Installing, true)]
     [TestCase("success", S.Success, true)]
     [TestCase("failed", S.Failed, true)]
     [TestCase("confirmed", S.Confirmed, false)]
     [TestCase("rolled_back", S.RolledBack, false)]
+    [TestCase("timed_out", S.TimedOut, false)]
     public void Statuses_have_wire_names_and_only_four_are_reported_by_devices(string wire, S status, bool reportable)
     {
         using (Assert.EnterMultipleScope())

@@ -52,7 +52,7 @@ public sealed class RolloutHealthViewTests
     public async Task The_view_counts_a_mixed_rollout_as_the_domain_does()
     {
         var id = await _fleet.AddRolloutAsync("r", "esp32", "1.1.0", "all");
-        string[] statuses = ["offered", "offered", "downloading", "installing", "success", "confirmed", "confirmed", "failed", "rolled_back", "rolled_back"];
+        string[] statuses = ["offered", "offered", "downloading", "installing", "success", "confirmed", "confirmed", "failed", "rolled_back", "rolled_back", "timed_out"];
         await AddDevicesAsync(id, statuses);
 
         var counted = await HealthOfAsync(id);
@@ -108,8 +108,8 @@ public sealed class RolloutHealthViewTests
 
     private async Task<RolloutCounts> HealthOfAsync(long rolloutId)
     {
-        var row = (await _fleet.QueryAsync<(int Attempts, int Failed, int RolledBack)>(
-            "select attempts, failed, rolled_back from rollout_health where rollout_id = @rolloutId", new { rolloutId })).Single();
-        return new RolloutCounts(row.Attempts, row.Failed, row.RolledBack);
+        var row = (await _fleet.QueryAsync<(int Attempts, int Failed, int RolledBack, int TimedOut)>(
+            "select attempts, failed, rolled_back, timed_out from rollout_health where rollout_id = @rolloutId", new { rolloutId })).Single();
+        return new RolloutCounts(row.Attempts, row.Failed, row.RolledBack, row.TimedOut);
     }
 }

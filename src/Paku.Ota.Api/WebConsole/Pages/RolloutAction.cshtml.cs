@@ -101,9 +101,9 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
 
         var command = Act switch
         {
-            "pause" => new ChangeRollout(Name, null, false, null, null, actor),
-            "resume" => new ChangeRollout(Name, null, true, null, null, actor),
-            _ => new ChangeRollout(Name, Percent, null, null, null, actor),
+            "pause" => new ChangeRollout(Name, null, false, null, null, null, actor),
+            "resume" => new ChangeRollout(Name, null, true, null, null, null, actor),
+            _ => new ChangeRollout(Name, Percent, null, null, null, null, actor),
         };
         var result = await actions.RunAsync(command, "rollout.change", Name, cancellationToken);
         if (result.IsSuccess)

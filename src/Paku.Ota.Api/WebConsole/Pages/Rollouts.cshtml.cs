@@ -69,6 +69,7 @@ public sealed class RolloutsModel(IMediator mediator, ConsoleActions actions) : 
                 form.Name?.Trim(), release[1], release[0], form.TargetType, filter, percentage,
                 !form.StartPaused, form.AllowDowngrade,
                 threshold is null && minimum is null ? null : new FailureThresholdInput(threshold, minimum),
+                null,
                 User.Identity?.Name ?? "console");
             var result = await actions.RunAsync(command, "rollout.create", form.Name, cancellationToken);
             if (result.IsSuccess)

@@ -13,7 +13,7 @@ public sealed record ListUpdateHistory(string? DeviceId, string? FirmwareVersion
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 1000;
-    public const string Statuses = "downloading, installing, success, confirmed, rolled_back, failed";
+    public const string Statuses = "downloading, installing, success, confirmed, rolled_back, failed, timed_out";
 }
 
 public sealed class ListUpdateHistoryValidator : AbstractValidator<ListUpdateHistory>

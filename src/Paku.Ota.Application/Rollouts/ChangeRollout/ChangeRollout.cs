@@ -14,11 +14,13 @@ public sealed record ChangeRollout(
     bool? IsActive,
     TargetFilterInput? TargetFilter,
     FailureThresholdInput? FailureThreshold,
+    AttemptDeadlineInput? AttemptDeadline,
     string Actor) : ICommand<Result<RolloutView>>
 {
-    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold";
+    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold, attempt_deadline";
 
-    public bool ChangesNothing => RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null;
+    public bool ChangesNothing =>
+        RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null && AttemptDeadline is null;
 }
 
 public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries)
@@ -65,6 +67,11 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
                 rollout.ChangeThreshold(new FailureThreshold(
                     threshold.Percent ?? rollout.Threshold.Percent,
                     threshold.MinimumAttempts ?? rollout.Threshold.MinimumAttempts));
+            }
+
+            if (command.AttemptDeadline is { } deadline)
+            {
+                rollout.ChangeDeadline(deadline.Over(rollout.Deadline));
             }
 
             switch (command.IsActive)

@@ -39,6 +39,18 @@ public sealed class ChangeRolloutValidator : AbstractValidator<ChangeRollout>
                     threshold.Percent ?? FailureThreshold.Default.Percent,
                     threshold.MinimumAttempts ?? FailureThreshold.Default.MinimumAttempts));
             }
+
+            if (command.AttemptDeadline is { } deadline)
+            {
+                if (deadline.IsEmpty)
+                {
+                    context.AddFailure(AttemptDeadline.Field,
+                        "attempt_deadline is empty: give downloading_minutes, installing_minutes, success_minutes or some of them.");
+                }
+
+                // as for the threshold: the defaults stand in for the parts not sent
+                context.AddFailures(deadline.Validate(AttemptDeadline.Default));
+            }
         });
     }
 }

@@ -18,6 +18,7 @@ public sealed record CreateRollout(
     bool? IsActive,
     bool? AllowDowngrade,
     FailureThresholdInput? FailureThreshold,
+    AttemptDeadlineInput? AttemptDeadline,
     string Actor) : ICommand<Result<RolloutView>>
 {
     public const int DefaultPercentage = 100;
@@ -53,7 +54,8 @@ public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             command.RolloutPercentage ?? CreateRollout.DefaultPercentage,
             isActive: true,
             allowDowngrade: command.AllowDowngrade ?? false,
-            threshold);
+            threshold,
+            command.AttemptDeadline?.Over(AttemptDeadline.Default));
         if (!creation.Succeeded)
         {
             return RolloutRules.ToError(creation.Errors);

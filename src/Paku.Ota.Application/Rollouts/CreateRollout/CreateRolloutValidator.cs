@@ -45,6 +45,11 @@ public sealed class CreateRolloutValidator : AbstractValidator<CreateRollout>
                     threshold.Percent ?? FailureThreshold.Default.Percent,
                     threshold.MinimumAttempts ?? FailureThreshold.Default.MinimumAttempts));
             }
+
+            if (command.AttemptDeadline is { } deadline)
+            {
+                context.AddFailures(deadline.Validate(AttemptDeadline.Default));
+            }
         });
     }
 }
