@@ -14,7 +14,7 @@ public sealed class FleetStore(NpgsqlDataSource dataSource) : IFleetQueries
         var rows = await connection.QueryAsync<(string Model, string Version, long Devices, long Seen, long Failing)>(new CommandDefinition("""
             select device_model, current_firmware_version, count(*)::bigint,
                    (count(*) filter (where last_seen >= @seenSince))::bigint,
-                   (count(*) filter (where update_status in ('failed', 'rolled_back')))::bigint
+                   (count(*) filter (where update_status in ('failed', 'rolled_back', 'timed_out')))::bigint
               from devices
              group by 1, 2
             """, new { seenSince }, cancellationToken: cancellationToken));

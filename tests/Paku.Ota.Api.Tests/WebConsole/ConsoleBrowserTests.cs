@@ -110,7 +110,7 @@ public sealed class ConsoleBrowserTests
         await Expect(halt.Locator(".figures")).ToContainTextAsync("Attempts");
         await Expect(halt.Locator(".figures")).ToContainTextAsync("3");
         await Expect(halt.Locator(".figures")).ToContainTextAsync("66.67 %");
-        await Expect(page.Locator("[data-count='Failed or rolled back']")).ToHaveTextAsync("2");
+        await Expect(page.Locator("[data-count='Failed, rolled back or timed out']")).ToHaveTextAsync("2");
         await ConsoleBrowser.ScreenshotAsync(page, "04-rollout-halted");
 
         // resume, through its confirmation

@@ -6,7 +6,7 @@ namespace Paku.Ota.Application.Devices.GetFleetOverview;
 
 /// <summary>The fleet at a glance, for the console's first page: devices per model and running version,
 /// how many were seen recently, how many run something older than their model's newest release, and how
-/// many are failing (their last update failed or came back on the old version).</summary>
+/// many are failing (their last update failed, came back on the old version or timed out).</summary>
 public sealed record GetFleetOverview : IQuery<Result<FleetOverview>>
 {
     /// <summary>A device checks in hourly by default; one that has not for a day is worth a look.</summary>

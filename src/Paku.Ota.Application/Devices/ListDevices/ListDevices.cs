@@ -13,9 +13,9 @@ public sealed record ListDevices(string? DeviceModel, string? Group, string? Ver
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 
-    /// <summary>The update statuses a device may be filtered by: a lifecycle status, <c>failing</c> (failed or
-    /// rolled back) or <c>none</c> (never started an update).</summary>
-    public static readonly IReadOnlyList<string> Statuses = ["downloading", "installing", "success", "confirmed", "failed", "rolled_back", "failing", "none"];
+    /// <summary>The update statuses a device may be filtered by: a lifecycle status, <c>failing</c> (failed, rolled
+    /// back or timed out) or <c>none</c> (never started an update).</summary>
+    public static readonly IReadOnlyList<string> Statuses = ["downloading", "installing", "success", "confirmed", "failed", "rolled_back", "timed_out", "failing", "none"];
 
     /// <summary>Part of the device id, in any case (the console's search box); null matches every id.</summary>
     public string? Search { get; init; }
@@ -54,7 +54,7 @@ public sealed class ListDevicesHandler(IDeviceAdminStore devices) : IQueryHandle
             Statuses = query.Status switch
             {
                 null => null,
-                "failing" => ["failed", "rolled_back"],
+                "failing" => ["failed", "rolled_back", "timed_out"],
                 "none" => [],
                 var status => [status],
             },
