@@ -53,7 +53,8 @@ public sealed class HealthAndMetricsTests
         await using (var admin = new Npgsql.NpgsqlConnection(server.ConnectionString))
         {
             await admin.OpenAsync();
-            await using var drop = new Npgsql.NpgsqlCommand("drop database if exists paku_test_unmigrated with (force); create database paku_test_unmigrated", admin);
+            // DROP and CREATE DATABASE wait for a checkpoint, which takes far longer than a query's 30 s on a loaded machine
+            await using var drop = new Npgsql.NpgsqlCommand("drop database if exists paku_test_unmigrated with (force); create database paku_test_unmigrated", admin) { CommandTimeout = 300 };
             await drop.ExecuteNonQueryAsync();
         }
 

@@ -133,7 +133,8 @@ public sealed class CommandLineTests
             NpgsqlConnection.ClearAllPools();
             await using var server = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.ServerConnectionString) { Database = "postgres" }.ConnectionString);
             await server.OpenAsync();
-            await using var drop = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", server);
+            // DROP and CREATE DATABASE wait for a checkpoint, which takes far longer than a query's 30 s on a loaded machine
+            await using var drop = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", server) { CommandTimeout = 300 };
             await drop.ExecuteNonQueryAsync();
         }
     }

@@ -19,7 +19,8 @@ public sealed class MigrationTests
         var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
         NpgsqlConnection.ClearAllPools();
         await using var server = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.ServerConnectionString) { Database = "postgres" }.ConnectionString);
-        await server.ExecuteAsync($"drop database if exists \"{name}\" with (force)");
+        // DROP and CREATE DATABASE wait for a checkpoint, which takes far longer than a query's 30 s on a loaded machine
+        await server.ExecuteAsync($"drop database if exists \"{name}\" with (force)", commandTimeout: 300);
     }
 
     [Test]
