@@ -119,18 +119,40 @@ public static class ConsoleSetup
     }
 
     /// <summary>A form whose antiforgery token is missing or stale (an old tab, a cookie cleared) gets a
-    /// page that says so instead of an empty 400.</summary>
+    /// page that says so instead of an empty 400; so does a form that cannot be read at all (the token is
+    /// then not found either), with what was wrong with it.</summary>
     private sealed class AntiforgeryFailurePage : IAsyncAlwaysRunResultFilter
     {
-        public Task OnResultExecutionAsync(ResultExecutingContext context, ResultExecutionDelegate next)
+        public async Task OnResultExecutionAsync(ResultExecutingContext context, ResultExecutionDelegate next)
         {
             if (context.Result is Microsoft.AspNetCore.Mvc.Core.Infrastructure.IAntiforgeryValidationFailedResult)
             {
-                context.Result = new ViewResultOfProblem(StatusCodes.Status400BadRequest, "The form has expired",
-                    "This form was not accepted because its security token is missing or out of date (an old tab, or you signed in again). Nothing was changed. Go back, reload the page and send it again.");
+                context.Result = await UnreadableFormAsync(context.HttpContext.Request) is { } why
+                    ? new ViewResultOfProblem(StatusCodes.Status400BadRequest, "The form could not be read",
+                        $"{why} Nothing was changed.")
+                    : new ViewResultOfProblem(StatusCodes.Status400BadRequest, "The form has expired",
+                        "This form was not accepted because its security token is missing or out of date (an old tab, or you signed in again). Nothing was changed. Go back, reload the page and send it again.");
             }
 
-            return next();
+            await next();
+        }
+
+        private static async Task<string?> UnreadableFormAsync(HttpRequest request)
+        {
+            if (!request.HasFormContentType)
+            {
+                return null;
+            }
+
+            try
+            {
+                await request.ReadFormAsync();
+                return null;
+            }
+            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
+            {
+                return e.Message;
+            }
         }
     }
 }

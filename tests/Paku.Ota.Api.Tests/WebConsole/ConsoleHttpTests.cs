@@ -153,6 +153,23 @@ public sealed partial class ConsoleHttpTests
     }
 
     [Test]
+    public async Task A_form_holding_U0000_is_refused_as_unreadable_not_as_expired_and_nothing_is_stored()
+    {
+        await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
+        var (client, _) = Browser();
+        await SignInAsync(client, ApiFactory.WriteKey);
+        var token = await TokenAsync(client, "/console/rollouts");
+
+        var response = await client.PostAsync("/console/rollouts", new StringContent(
+            $"name=r%00x&release=esp32/1.1.0&target_type=all&__csrf={Uri.EscapeDataString(token)}", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"));
+
+        var html = WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync());
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(html, Does.Contain("The form could not be read").And.Contain("invalid characters").And.Contain("Nothing was changed"));
+        Assert.That(await AdminFixtures.CountAsync(_db, "select count(*) from rollouts"), Is.EqualTo(0));
+    }
+
+    [Test]
     public async Task A_console_action_is_audited_under_the_signed_in_keys_name()
     {
         await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
