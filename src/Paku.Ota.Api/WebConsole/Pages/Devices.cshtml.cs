@@ -15,7 +15,7 @@ public sealed class DevicesModel(IMediator mediator, TimeProvider time) : PageMo
 
     public static readonly (string Value, string Label)[] Statuses =
     [
-        ("", "any"), ("failing", "failing (failed, rolled back or timed out)"), ("downloading", "downloading"), ("installing", "installing"),
+        ("", "any"), ("failing", "failing (any failure)"), ("downloading", "downloading"), ("installing", "installing"),
         ("success", "success"), ("confirmed", "confirmed"), ("failed", "failed"), ("rolled_back", "rolled back"), ("timed_out", "timed out"), ("none", "never updated"),
     ];
 
