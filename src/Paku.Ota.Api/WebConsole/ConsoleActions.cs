@@ -25,6 +25,10 @@ public sealed class ConsoleActions(IMediator mediator, ICatalog catalog, IAuditL
         return result;
     }
 
+    /// <summary>What a refused use case said, one line per field (or its detail when it names none).</summary>
+    public static IEnumerable<string> Messages(Error error) =>
+        error.Fields is { Count: > 0 } fields ? fields.SelectMany(f => f.Value).Distinct() : [error.Detail];
+
     /// <summary>The HTTP status the admin API answers this refusal with; the console's page uses the same.</summary>
     public static int StatusOf(Error error) => (error.ToProblem() as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status400BadRequest;
 

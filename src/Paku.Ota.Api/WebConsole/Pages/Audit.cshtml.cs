@@ -47,7 +47,7 @@ public sealed class AuditModel(IMediator mediator) : PageModel
         var result = await mediator.Send(new ListAudit(PageSize, BeforeId, string.IsNullOrEmpty(Action) ? null : Action), cancellationToken);
         if (!result.IsSuccess)
         {
-            Errors = [.. ReleasesModel.Messages(result.Error!)];
+            Errors = [.. ConsoleActions.Messages(result.Error!)];
             Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
             return;
         }

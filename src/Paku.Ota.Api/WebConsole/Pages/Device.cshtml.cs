@@ -43,7 +43,7 @@ public sealed class DevicePageModel(IMediator mediator, ConsoleActions actions, 
         }
 
         GroupsText = groups;
-        Errors = [.. ReleasesModel.Messages(result.Error!)];
+        Errors = [.. ConsoleActions.Messages(result.Error!)];
         Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
         return Page();
     }

@@ -52,7 +52,7 @@ public sealed class DeviceActionModel(IMediator mediator, ConsoleActions actions
                 return Redirect($"/console/devices/{Uri.EscapeDataString(Id)}");
             }
 
-            Errors = [.. ReleasesModel.Messages(blocked.Error!)];
+            Errors = [.. ConsoleActions.Messages(blocked.Error!)];
             Response.StatusCode = ConsoleActions.StatusOf(blocked.Error!);
             return Page();
         }
@@ -64,7 +64,7 @@ public sealed class DeviceActionModel(IMediator mediator, ConsoleActions actions
             return Redirect($"/console/devices/{Uri.EscapeDataString(Id)}");
         }
 
-        Errors = [.. ReleasesModel.Messages(unblocked.Error!)];
+        Errors = [.. ConsoleActions.Messages(unblocked.Error!)];
         Response.StatusCode = ConsoleActions.StatusOf(unblocked.Error!);
         return Page();
     }

@@ -55,7 +55,7 @@ public sealed class DevicesModel(IMediator mediator, TimeProvider time) : PageMo
         var result = await mediator.Send(query, cancellationToken);
         if (!result.IsSuccess)
         {
-            Errors = [.. ReleasesModel.Messages(result.Error!)];
+            Errors = [.. ConsoleActions.Messages(result.Error!)];
             Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
             return;
         }

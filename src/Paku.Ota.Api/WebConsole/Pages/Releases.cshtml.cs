@@ -1,7 +1,6 @@
 using Mediator;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Firmware;
 using Paku.Ota.Application.Firmware.ListReleases;
 using Paku.Ota.Application.Firmware.UploadRelease;
@@ -72,7 +71,7 @@ public sealed class ReleasesModel(IMediator mediator, ConsoleActions actions, Up
                 return Redirect("/console/releases");
             }
 
-            errors.AddRange(Messages(result.Error!));
+            errors.AddRange(ConsoleActions.Messages(result.Error!));
             Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
         }
         else
@@ -84,10 +83,6 @@ public sealed class ReleasesModel(IMediator mediator, ConsoleActions actions, Up
         await LoadAsync(cancellationToken);
         return Page();
     }
-
-    /// <summary>What a refused use case said, one line per field (or its detail when it names none).</summary>
-    public static IEnumerable<string> Messages(Error error) =>
-        error.Fields is { Count: > 0 } fields ? fields.SelectMany(f => f.Value).Distinct() : [error.Detail];
 
     private static string? Blank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 

@@ -94,7 +94,7 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
                 return Redirect($"/console/rollouts/{Uri.EscapeDataString(rollback.Value.Name)}");
             }
 
-            Errors.AddRange(ReleasesModel.Messages(rollback.Error!));
+            Errors.AddRange(ConsoleActions.Messages(rollback.Error!));
             Response.StatusCode = ConsoleActions.StatusOf(rollback.Error!);
             return Page();
         }
@@ -117,7 +117,7 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
             return Redirect($"/console/rollouts/{Uri.EscapeDataString(Name)}");
         }
 
-        Errors.AddRange(ReleasesModel.Messages(result.Error!));
+        Errors.AddRange(ConsoleActions.Messages(result.Error!));
         Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
         return Page();
     }

@@ -78,7 +78,7 @@ public sealed class RolloutsModel(IMediator mediator, ConsoleActions actions) : 
                 return Redirect($"/console/rollouts/{Uri.EscapeDataString(result.Value.Name)}");
             }
 
-            errors.AddRange(ReleasesModel.Messages(result.Error!));
+            errors.AddRange(ConsoleActions.Messages(result.Error!));
             Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
         }
         else

@@ -45,7 +45,7 @@ public sealed class WithdrawModel(IMediator mediator, ConsoleActions actions) : 
             return Redirect("/console/releases");
         }
 
-        Errors = [.. ReleasesModel.Messages(result.Error!)];
+        Errors = [.. ConsoleActions.Messages(result.Error!)];
         Response.StatusCode = ConsoleActions.StatusOf(result.Error!);
         return Page();
     }
