@@ -170,6 +170,28 @@ public sealed partial class ConsoleHttpTests
     }
 
     [Test]
+    public async Task An_upload_whose_signature_does_not_verify_is_shown_the_reason_and_no_release_is_stored()
+    {
+        var (client, _) = Browser();
+        await SignInAsync(client, ApiFactory.WriteKey);
+        var token = await TokenAsync(client, "/console/releases");
+        var image = FirmwareTestKit.EspImage(4096, seed: 3);
+        using var form = FirmwareTestKit.Form(image, ConsoleBrowser.Sign(_keys, FirmwareTestKit.EspImage(4096, seed: 4)));
+        form.Add(new StringContent("esp32"), "device_model");
+        form.Add(new StringContent("1.2.0"), "version");
+        form.Add(new StringContent(token), "__csrf");
+
+        var response = await client.PostAsync("/console/releases", form);
+
+        var html = WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync());
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.UnprocessableEntity));
+        Assert.That(html, Does.Contain("The release was not uploaded").And.Contain("does not verify with any configured key"));
+        Assert.That(await AdminFixtures.CountAsync(_db, "select count(*) from firmware_releases"), Is.EqualTo(0));
+        Assert.That(await AdminFixtures.CountAsync(_db,
+            "select count(*) from audit_log where action = 'firmware.upload' and outcome = 'refused (422)' and actor = 'test-writer'"), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task A_console_action_is_audited_under_the_signed_in_keys_name()
     {
         await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
