@@ -148,6 +148,19 @@ public sealed class ConsoleBrowserTests
         await Expect(page.Locator("table.audit")).ToContainTextAsync("firmware.upload");
         await ConsoleBrowser.ScreenshotAsync(page, "09-audit");
 
+        // the rollouts list, and a release withdrawn through its confirmation
+        await page.GotoAsync("/console/rollouts");
+        await Expect(page.Locator(".rollout-list")).ToContainTextAsync("v1.1.0-canary");
+        await ConsoleBrowser.ScreenshotAsync(page, "09b-rollouts");
+        await page.GotoAsync("/console/releases");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Withdraw…" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Withdraw release 1.1.0 for esp32?" })).ToBeVisibleAsync();
+        await page.GetByLabel("Reason").FillAsync("bricks the radio");
+        await ConsoleBrowser.ScreenshotAsync(page, "09c-withdraw-confirmation");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Withdraw 1.1.0" }).ClickAsync();
+        await Expect(page.Locator(".flash.ok")).ToContainTextAsync("Release 1.1.0 for esp32 withdrawn");
+        await Expect(page.Locator("tr.withdrawn")).ToContainTextAsync("withdrawn");
+
         // signing out ends the session
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/console/sign-in"));
