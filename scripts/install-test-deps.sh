@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites need, only those that are missing:
-# Prometheus (promtool for the alert rules, the server for the scrape test), strace (key-file modes) and the C client's
-# build dependencies (mbedTLS, cJSON, libcurl, cmocka). PostgreSQL is handled by scripts/pg-start.sh.
+# Prometheus (promtool for the alert rules, the server for the scrape test), strace (key-file modes),
+# chromium (the console's browser tests drive it through Playwright, whose own browser download is not
+# used) and the C client's build dependencies (mbedTLS, cJSON, libcurl, cmocka). PostgreSQL is handled
+# by scripts/pg-start.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+[ -n "${PAKU_CHROMIUM:-}" ] || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v strace >/dev/null 2>&1 || missing+=(strace)   # the key-file mode tests watch the verbs create their files
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${missing[*]}" >&2

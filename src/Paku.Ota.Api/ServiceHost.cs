@@ -6,6 +6,7 @@ using OpenTelemetry.Resources;
 using Paku.Ota.Api.Endpoints;
 using Paku.Ota.Api.Http;
 using Paku.Ota.Api.Security;
+using Paku.Ota.Api.WebConsole;
 using Paku.Ota.Application;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices.CheckForUpdate;
@@ -34,6 +35,7 @@ public static class ServiceHost
         });
         builder.Services.AddApi(builder.Configuration);
         builder.Services.AddOtaOpenApi();
+        builder.Services.AddConsole(builder.Configuration);
         ConfigureListeners(builder);
 
         builder.Services.AddOpenTelemetry()
@@ -65,6 +67,7 @@ public static class ServiceHost
             .MapAdminFirmwareEndpoints()
             .MapAdminRolloutEndpoints()
             .MapAdminDeviceEndpoints();
+        app.MapConsole();
         return app;
     }
 

@@ -59,6 +59,7 @@ public static class DependencyInjection
         services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<RolloutHealthLoop>();
         services.AddSingleton<IDeviceAdminStore, DeviceAdminStore>();
+        services.AddSingleton<Paku.Ota.Application.Devices.GetFleetOverview.IFleetQueries, FleetStore>();
         services.AddSingleton<Application.Devices.Blocking.IDeviceBlockStore, DeviceBlockStore>();
         services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
 

@@ -47,6 +47,35 @@ public sealed class HealthAndMetricsTests
     }
 
     [Test]
+    public async Task Health_is_503_naming_the_pending_migrations_until_migrate_has_run()
+    {
+        var server = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.ServerConnectionString) { Database = "postgres" };
+        await using (var admin = new Npgsql.NpgsqlConnection(server.ConnectionString))
+        {
+            await admin.OpenAsync();
+            // DROP and CREATE DATABASE wait for a checkpoint, which takes far longer than a query's 30 s on a loaded machine
+            await using var drop = new Npgsql.NpgsqlCommand("drop database if exists paku_test_unmigrated with (force); create database paku_test_unmigrated", admin) { CommandTimeout = 300 };
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        var unmigrated = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.ServerConnectionString) { Database = "paku_test_unmigrated" }.ConnectionString;
+        await using var factory = new ApiFactory(unmigrated);
+        using var client = factory.CreateClient();
+
+        var before = await client.GetAsync("/health");
+        var body = await before.Content.ReadFromJsonAsync<JsonElement>();
+        var outcome = new Paku.Ota.Infrastructure.Persistence.Migrator(unmigrated, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).Run();
+        var after = await client.GetAsync("/health");
+
+        Assert.That(before.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(body.GetProperty("database").GetString(), Is.EqualTo("reachable"));
+        Assert.That(body.GetProperty("migrations").GetString(), Is.EqualTo("pending"));
+        Assert.That(body.GetProperty("reason").GetString(), Does.Contain("0001_initial.sql").And.Contain("run the migrate verb"));
+        Assert.That(outcome.Succeeded, Is.True, outcome.Failure);
+        Assert.That(after.StatusCode, Is.EqualTo(HttpStatusCode.OK), await after.Content.ReadAsStringAsync());
+    }
+
+    [Test]
     public async Task Metrics_are_prometheus_text_with_http_server_instruments()
     {
         using var client = _factory.CreateClient();

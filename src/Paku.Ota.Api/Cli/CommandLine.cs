@@ -8,12 +8,20 @@ public static class CommandLine
         usage: Paku.Ota.Api [verb] [--options]
           serve      run the service (the default)
           migrate    apply pending database migrations and exit (0 = the schema is current)
-        """ + CertificateCommands.Usage + """
+          help       print this and exit (also --help, -h)
+        """ + "\n" + CertificateCommands.Usage + "\n" + """
         Configuration comes from appsettings*.json and the environment (ConnectionStrings__Ota, Ota__...).
         """;
 
     public static async Task<int> RunAsync(string[] args)
     {
+        // asked for help, the executable prints it and starts nothing (no database, no listener)
+        if (args.Length > 0 && args[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return 0;
+        }
+
         var verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
         var rest = verb == "serve" && (args.Length == 0 || args[0].StartsWith('-')) ? args : args[1..];
         switch (verb)
@@ -31,9 +39,6 @@ public static class CommandLine
                 return CertificateCommands.IssueServer(rest);
             case "hash-key":
                 return CertificateCommands.HashKey(rest);
-            case "help" or "--help" or "-h":
-                Console.WriteLine(Usage);
-                return 0;
             default:
                 await Console.Error.WriteLineAsync($"unknown verb '{verb}'.\n{Usage}");
                 return 2;

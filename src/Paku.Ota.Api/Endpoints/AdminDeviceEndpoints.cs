@@ -38,10 +38,12 @@ public static class AdminDeviceEndpoints
         [FromQuery(Name = "version")] string? version,
         [FromQuery(Name = "limit")] string? limit,
         [FromQuery(Name = "offset")] string? offset,
+        [FromQuery(Name = "search")] string? search,
+        [FromQuery(Name = "status")] string? status,
         IMediator mediator,
         CancellationToken cancellationToken)
     {
-        var result = await mediator.Send(new ListDevices(deviceModel, group, version, limit, offset), cancellationToken);
+        var result = await mediator.Send(new ListDevices(deviceModel, group, version, limit, offset) { Search = search, Status = status }, cancellationToken);
         return result.ToHttp(page => Results.Ok(new { devices = page.Devices, total = page.Total }));
     }
 

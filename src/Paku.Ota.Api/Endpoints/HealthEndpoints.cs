@@ -10,10 +10,16 @@ public static class HealthEndpoints
         app.MapGet("/health", async (IMediator mediator, CancellationToken ct) =>
         {
             var report = await mediator.Send(new CheckHealth(), ct);
-            var body = new HealthBody(report.Healthy ? "healthy" : "unhealthy", report.DatabaseReachable ? "reachable" : "unreachable");
+            var migrations = !report.DatabaseReachable ? "unknown" : report.PendingMigrations.Count == 0 ? "current" : "pending";
+            var reason = !report.DatabaseReachable
+                ? "The database does not answer."
+                : report.PendingMigrations.Count > 0
+                    ? $"The database lacks migrations {string.Join(", ", report.PendingMigrations)}: run the migrate verb."
+                    : null;
+            var body = new HealthBody(report.Healthy ? "healthy" : "unhealthy", report.DatabaseReachable ? "reachable" : "unreachable", migrations, reason);
             return report.Healthy ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
         }).AllowAnonymous();
     }
 
-    private sealed record HealthBody(string Status, string Database);
+    private sealed record HealthBody(string Status, string Database, string Migrations, string? Reason);
 }

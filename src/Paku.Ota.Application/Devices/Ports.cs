@@ -52,7 +52,14 @@ public sealed record UpdateHistoryEntry(
     string Source,
     DateTimeOffset ReportedAt);
 
-public sealed record DeviceFilter(string? Model, string? Group, string? Version, int Limit, int Offset);
+public sealed record DeviceFilter(string? Model, string? Group, string? Version, int Limit, int Offset)
+{
+    /// <summary>Part of the device id, compared without regard to case.</summary>
+    public string? Search { get; init; }
+
+    /// <summary>The device's current update status is one of these; empty: it never started an update; null: any.</summary>
+    public IReadOnlyList<string>? Statuses { get; init; }
+}
 
 public sealed record DevicePage(IReadOnlyList<DeviceView> Devices, long Total);
 

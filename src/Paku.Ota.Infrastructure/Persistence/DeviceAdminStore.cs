@@ -28,6 +28,8 @@ public sealed class DeviceAdminStore(NpgsqlDataSource dataSource) : IDeviceAdmin
         where (@model::text is null or d.device_model = @model)
           and (@group::text is null or d.metadata -> 'groups' @> jsonb_build_array(@group::text))
           and (@version::text is null or ota_semver_key(d.current_firmware_version) = ota_semver_key(@version))
+          and (@search::text is null or strpos(lower(d.device_id), lower(@search)) > 0)
+          and (not @byStatus or (cardinality(@statuses) = 0 and d.update_status is null) or d.update_status = any(@statuses))
         """;
 
     // Enough ids to act on; the count says how many more there are.
@@ -35,7 +37,7 @@ public sealed class DeviceAdminStore(NpgsqlDataSource dataSource) : IDeviceAdmin
 
     public async Task<DevicePage> ListAsync(DeviceFilter filter, CancellationToken cancellationToken)
     {
-        var parameters = new { model = filter.Model, group = filter.Group, version = filter.Version, limit = filter.Limit, offset = filter.Offset };
+        var parameters = new { model = filter.Model, group = filter.Group, version = filter.Version, search = filter.Search, byStatus = filter.Statuses is not null, statuses = (filter.Statuses ?? []).ToArray(), limit = filter.Limit, offset = filter.Offset };
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         var rows = await connection.QueryAsync<DeviceRow>(new CommandDefinition(

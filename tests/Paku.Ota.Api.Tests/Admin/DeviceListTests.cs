@@ -68,12 +68,32 @@ public sealed class DeviceListTests
     [TestCase("version=v1.0.0", new[] { "esp32_001", "esp32_003" })]
     [TestCase("version=1.2.0&device_model=esp32", new[] { "esp32_002" })]
     [TestCase("group=nobody", new string[0])]
+    [TestCase("search=ESP8266", new[] { "esp8266_001" })]
+    [TestCase("search=_00&device_model=esp32", new[] { "esp32_001", "esp32_002", "esp32_003" })]
+    [TestCase("search=%25", new string[0])]
+    [TestCase("status=failing", new[] { "esp32_002" })]
+    [TestCase("status=downloading", new[] { "esp32_001" })]
+    [TestCase("status=none", new[] { "esp32_003", "esp8266_001" })]
     public async Task Filters_narrow_the_list_and_the_total(string query, string[] expected)
     {
+        await AdminFixtures.ExecuteAsync(_db, """
+            update devices set update_status = 'downloading', update_target_version = '1.1.0', update_progress = 5 where device_id = 'esp32_001';
+            update devices set update_status = 'rolled_back', update_target_version = '1.3.0', update_progress = 100 where device_id = 'esp32_002';
+            """);
         var page = await GetAsync($"/api/admin/devices?{query}");
 
         Assert.That(Ids(page), Is.EqualTo(expected));
         Assert.That(page.GetProperty("total").GetInt64(), Is.EqualTo(expected.Length));
+    }
+
+    [Test]
+    public async Task An_unknown_status_filter_is_refused_naming_the_field()
+    {
+        using var reader = _factory.CreateAdminClient(write: false);
+        var response = await reader.GetAsync("/api/admin/devices?status=broken");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("status must be one of downloading"));
     }
 
     [Test]

@@ -234,7 +234,7 @@ public sealed class FirmwareSigningStartupTests
     {
         var missing = Path.Combine(_keys.Directory, "no-such-key.pem");
 
-        var message = await StartFailure(new() { ["Ota:Signing:PublicKeys:0:Id"] = "k1", ["Ota:Signing:PublicKeys:0:Path"] = missing });
+        var message = await StartFailureAsync(new() { ["Ota:Signing:PublicKeys:0:Id"] = "k1", ["Ota:Signing:PublicKeys:0:Path"] = missing });
 
         Assert.That(message, Does.Contain("Ota:Signing:PublicKeys:0:Path").And.Contain(missing).And.Contain("cannot be read"));
     }
@@ -245,7 +245,7 @@ public sealed class FirmwareSigningStartupTests
         var path = Path.Combine(_keys.Directory, "private.pem");
         File.WriteAllText(path, _keys.Rsa.ExportPkcs8PrivateKeyPem());
 
-        var message = await StartFailure(new() { ["Ota:Signing:PublicKeys:0:Id"] = "k1", ["Ota:Signing:PublicKeys:0:Path"] = path });
+        var message = await StartFailureAsync(new() { ["Ota:Signing:PublicKeys:0:Id"] = "k1", ["Ota:Signing:PublicKeys:0:Path"] = path });
 
         Assert.That(message, Does.Contain("is a private key"));
     }
@@ -256,7 +256,7 @@ public sealed class FirmwareSigningStartupTests
         var path = Path.Combine(_keys.Directory, "garbage.pem");
         File.WriteAllText(path, "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n");
 
-        var message = await StartFailure(new() { ["Ota:Signing:PublicKeys:0:Id"] = "k1", ["Ota:Signing:PublicKeys:0:Path"] = path });
+        var message = await StartFailureAsync(new() { ["Ota:Signing:PublicKeys:0:Id"] = "k1", ["Ota:Signing:PublicKeys:0:Path"] = path });
 
         Assert.That(message, Does.Contain("Ota:Signing:PublicKeys:0:Path").And.Contain("is not a usable public key"));
     }
@@ -264,7 +264,7 @@ public sealed class FirmwareSigningStartupTests
     [Test]
     public async Task Require_signed_without_any_key_stops_the_start()
     {
-        var message = await StartFailure(new() { ["Ota:Signing:RequireSigned"] = "true" });
+        var message = await StartFailureAsync(new() { ["Ota:Signing:RequireSigned"] = "true" });
 
         Assert.That(message, Does.Contain("Ota:Signing:RequireSigned is true, but no key is configured"));
     }
@@ -272,26 +272,34 @@ public sealed class FirmwareSigningStartupTests
     [Test]
     public async Task An_upload_limit_of_zero_stops_the_start()
     {
-        var message = await StartFailure(new() { ["Ota:Upload:MaxBytes"] = "0" });
+        var message = await StartFailureAsync(new() { ["Ota:Upload:MaxBytes"] = "0" });
 
         Assert.That(message, Does.Contain("Ota:Upload:MaxBytes is 0"));
     }
 
-    // The real host, started as `serve` starts it: WebApplicationFactory's deferred host can
-    // surface an ObjectDisposedException from its own teardown instead of the start failure.
-    private async Task<string> StartFailure(Dictionary<string, string?> settings)
+    /// <summary>Starts the service as its entry point does (composition root, then start) and returns why it
+    /// refused. Not through WebApplicationFactory: when a start fails fast, the host disposes itself on the
+    /// entry point's thread, and under load that can happen before the factory looks at the host's services,
+    /// which then fails with "Cannot access a disposed object … IServiceProvider" instead of the reason.</summary>
+    private async Task<string> StartFailureAsync(Dictionary<string, string?> settings)
     {
-        var args = new List<string>
+        var all = new Dictionary<string, string?>
         {
-            "--environment=Testing", $"--ConnectionStrings:Ota={_db.ConnectionString}",
-            "--Ota:ListenAddress=127.0.0.1", "--Ota:Http:Port=0",
+            ["ConnectionStrings:Ota"] = _db.ConnectionString,
+            ["Ota:Http:Port"] = "0", // nothing is meant to listen; if it did, on no fixed port
         };
-        args.AddRange(settings.Select(s => $"--{s.Key}={s.Value}"));
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        var args = new List<string> { "--environment", "Testing" };
+        args.AddRange(all.Where(s => s.Value is not null).Select(s => $"--{s.Key}={s.Value}"));
         var failure = await Assert.CatchAsync(async () =>
         {
-            await using var host = ServiceHost.Build([.. args]);
-            await host.StartAsync();
-            await host.StopAsync();
+            await using var app = ServiceHost.Build([.. args]);
+            await app.StartAsync();
+            await app.StopAsync();
         });
         var messages = new List<string>();
         for (var e = failure; e is not null; e = e.InnerException)

@@ -37,6 +37,21 @@ public sealed class CommandLineTests
         }
     }
 
+    [TestCase("help")]
+    [TestCase("--help")]
+    [TestCase("-h")]
+    public async Task Help_prints_every_verb_on_its_own_line_and_exits_0_without_starting_the_service(string asked)
+    {
+        // no database is configured here: a start would fail ("No database configured"), so exit 0 means nothing started
+        var (exit, output, errors) = await RunAsync(asked);
+
+        Assert.That(exit, Is.Zero, errors);
+        Assert.That(output, Does.StartWith("usage: Paku.Ota.Api"));
+        var verbs = output.Split('\n').Select(l => l.TrimStart().Split(' ')[0]).ToHashSet();
+        Assert.That(verbs, Is.SupersetOf(new[] { "serve", "migrate", "help", "ca-create", "cert-device", "cert-server", "hash-key", "Configuration" }),
+            "each verb, and the closing note, starts a line of its own");
+    }
+
     [Test]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task A_device_certificate_issued_from_a_new_fleet_ca_chains_to_it_and_names_the_device()
@@ -118,7 +133,8 @@ public sealed class CommandLineTests
             NpgsqlConnection.ClearAllPools();
             await using var server = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.ServerConnectionString) { Database = "postgres" }.ConnectionString);
             await server.OpenAsync();
-            await using var drop = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", server);
+            // DROP and CREATE DATABASE wait for a checkpoint, which takes far longer than a query's 30 s on a loaded machine
+            await using var drop = new NpgsqlCommand($"drop database if exists \"{name}\" with (force)", server) { CommandTimeout = 300 };
             await drop.ExecuteNonQueryAsync();
         }
     }
