@@ -205,6 +205,23 @@ public sealed class PhasedRolloutTests
     }
 
     [Test]
+    public async Task A_read_key_may_not_advance_or_hold_and_the_refusals_are_audited()
+    {
+        await CreateAsync(new object[] { new { percentage = 10 }, new { percentage = 100 } });
+        using var reader = _factory.CreateAdminClient(write: false);
+
+        var advance = await reader.PostAsync($"/api/admin/rollout/{Name}/advance", null);
+        var hold = await reader.PutAsync($"/api/admin/rollout/{Name}/hold", null);
+
+        Assert.That((advance.StatusCode, hold.StatusCode), Is.EqualTo((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden)));
+        var rollout = await RolloutAsync();
+        Assert.That((rollout.GetProperty("phase").GetProperty("current").GetInt32(), rollout.GetProperty("phase").GetProperty("held_by").ValueKind),
+            Is.EqualTo((1, JsonValueKind.Null)));
+        Assert.That((await AuditAsync("rollout.advance")).Single().GetProperty("outcome").GetString(), Is.EqualTo("refused (403)"));
+        Assert.That((await AuditAsync("rollout.hold")).Single().GetProperty("outcome").GetString(), Is.EqualTo("refused (403)"));
+    }
+
+    [Test]
     public async Task Explain_says_which_phase_reaches_the_device_and_why_it_is_not_offered_yet()
     {
         await CreateAsync(new object[] { new { percentage = 10, min_confirmed = 5 }, new { percentage = 60 }, new { percentage = 100 } });
