@@ -34,10 +34,10 @@ public static class AdminRolloutEndpoints
         // the answers' and requests' shapes are declared so that the OpenAPI document shows them (the
         // bodies are read field by field to name a bad field; RolloutRequests documents them)
         admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout")
-            .Accepts<CreateRolloutRequest>("application/json")
+            .DescribesJsonBody<CreateRolloutRequest>()
             .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
         admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout")
-            .Accepts<ChangeRolloutRequest>("application/json")
+            .DescribesJsonBody<ChangeRolloutRequest>()
             .Produces<RolloutView>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
             .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);

@@ -292,16 +292,18 @@ public sealed class Rollout
         return null;
     }
 
+    /// <summary>Widens the targeting to the current phase's reach, never narrows it: a rollout widened
+    /// outside the plan (an operator's SQL, say) keeps every device it reaches.</summary>
     private void ApplyPhase()
     {
         var phasing = Phasing!;
         if (phasing.Plan.PercentageAt(phasing.Index) is { } percentage)
         {
-            RaiseTo(percentage);
+            RaiseTo(Math.Max(Percentage, percentage));
         }
         else
         {
-            Filter = TargetFilter.ForGroups(phasing.Plan.GroupsThrough(phasing.Index));
+            Filter = TargetFilter.ForGroups(phasing.Plan.GroupsThrough(phasing.Index).Union(Filter.Groups, StringComparer.Ordinal));
         }
     }
 

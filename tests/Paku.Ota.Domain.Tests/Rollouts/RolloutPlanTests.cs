@@ -236,6 +236,22 @@ public sealed class RolloutPlanTests
     }
 
     [Test]
+    public void An_advance_never_narrows_a_rollout_widened_outside_its_plan()
+    {
+        var plan = Plan(TargetType.Canary, P(10), P(50), P(100));
+        var rollout = Rollout.Restore("r", "esp32", V("1.2.0"), TargetType.Canary, TargetFilter.None, 70, true, false, FailureThreshold.Default,
+            null, false, phasing: new RolloutPhasing(plan, 0, Start, null));
+        var groups = Rollout.Restore("g", "esp32", V("1.2.0"), TargetType.Group, TargetFilter.ForGroups("lab", "extra"), 100, true, false, FailureThreshold.Default,
+            null, false, phasing: new RolloutPhasing(Plan(TargetType.Group, G("lab"), G("field")), 0, Start, null));
+
+        rollout.AdvancePhase(Start);
+        groups.AdvancePhase(Start);
+
+        Assert.That(rollout.Percentage, Is.EqualTo(70));
+        Assert.That(groups.Filter.Groups, Is.EquivalentTo(new[] { "lab", "field", "extra" }));
+    }
+
+    [Test]
     public void A_group_plan_adds_its_groups_phase_by_phase()
     {
         var plan = Plan(TargetType.Group, G("lab"), G("beta", "staff"), G("field"));
