@@ -10,11 +10,11 @@ namespace Paku.Ota.Api.Tests;
 /// foreground on a free loopback port with a prefix of its own. test.sh installs nginx when missing.</summary>
 public sealed class NginxArtifactServer : IAsyncDisposable
 {
-    private readonly Process _nginx;
+    private Process? _nginx;
+    private bool _tls;
 
-    private NginxArtifactServer(Process nginx, int port, string prefix, string artifacts, string secret)
+    private NginxArtifactServer(int port, string prefix, string artifacts, string secret)
     {
-        _nginx = nginx;
         Port = port;
         Prefix = prefix;
         Artifacts = artifacts;
@@ -31,7 +31,10 @@ public sealed class NginxArtifactServer : IAsyncDisposable
     public string Secret { get; }
 
     /// <summary>What the service's Ota:Offload:BaseUrl must be.</summary>
-    public Uri BaseUrl => new($"http://127.0.0.1:{Port}/fw");
+    public Uri BaseUrl => new($"{(_tls ? "https" : "http")}://127.0.0.1:{Port}/fw");
+
+    /// <summary>nginx's access log: which links were asked for, with their status.</summary>
+    public string AccessLog => File.Exists(Path.Combine(Prefix, "run", "access.log")) ? File.ReadAllText(Path.Combine(Prefix, "run", "access.log")) : "";
 
     /// <summary>The settings that make a service store images where this nginx serves them and redirect to it.</summary>
     public IReadOnlyDictionary<string, string?> ServiceSettings(int lifetimeSeconds = 60) => new Dictionary<string, string?>
@@ -44,45 +47,56 @@ public sealed class NginxArtifactServer : IAsyncDisposable
         ["Ota:Offload:LifetimeSeconds"] = lifetimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
+    /// <summary>Plain HTTP nginx, started.</summary>
     public static async Task<NginxArtifactServer> StartAsync()
     {
-        var binary = new[] { "/usr/sbin/nginx", "/usr/bin/nginx" }.FirstOrDefault(File.Exists)
-            ?? throw new AssertionException("nginx is not installed; ./test.sh installs Debian's nginx-light (scripts/install-test-deps.sh).");
+        var server = Prepare(tls: false);
+        await server.RunAsync(null, null);
+        return server;
+    }
+
+    /// <summary>A port, folders and a secret, so the service can be configured before nginx starts (with
+    /// <paramref name="tls"/>, <see cref="RunAsync"/> gets the certificate, e.g. the service's own).</summary>
+    public static NginxArtifactServer Prepare(bool tls)
+    {
         var prefix = Directory.CreateTempSubdirectory("paku-nginx-").FullName;
         var artifacts = Path.Combine(prefix, "artifacts");
         Directory.CreateDirectory(artifacts);
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
-        var secretFile = Path.Combine(prefix, "secret");
-        await File.WriteAllTextAsync(secretFile, secret);
-        var port = FreePort();
+        return new NginxArtifactServer(FreePort(), prefix, artifacts, secret) { _tls = tls };
+    }
+
+    public async Task RunAsync(string? certificate, string? key)
+    {
+        var binary = new[] { "/usr/sbin/nginx", "/usr/bin/nginx" }.FirstOrDefault(File.Exists)
+            ?? throw new AssertionException("nginx is not installed; ./test.sh installs Debian's nginx-light (scripts/install-test-deps.sh).");
+        var secretFile = Path.Combine(Prefix, "secret");
+        await File.WriteAllTextAsync(secretFile, Secret);
         var render = Path.Combine(RepoRoot(), "deploy", "nginx", "render.sh");
-        var config = (await FirmwareTestKit.RunAsync("bash", $"{render} {prefix}/run 127.0.0.1:{port} {artifacts} {secretFile}", prefix)).Trim();
+        var tls = _tls ? $" {certificate} {key}" : "";
+        var config = (await FirmwareTestKit.RunAsync("bash", $"{render} {Prefix}/run 127.0.0.1:{Port} {Artifacts} {secretFile}{tls}", Prefix)).Trim();
         var run = Path.GetDirectoryName(config)!;
-        var nginx = Process.Start(new ProcessStartInfo(binary, ["-c", config, "-p", run, "-e", Path.Combine(run, "error.log")])
+        _nginx = Process.Start(new ProcessStartInfo(binary, ["-c", config, "-p", run, "-e", Path.Combine(run, "error.log")])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         })!;
-        var server = new NginxArtifactServer(nginx, port, prefix, artifacts, secret);
-        using var probe = new HttpClient();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            if (nginx.HasExited)
+            if (_nginx.HasExited)
             {
                 var log = File.Exists(Path.Combine(run, "error.log")) ? await File.ReadAllTextAsync(Path.Combine(run, "error.log")) : "";
-                throw new AssertionException($"nginx exited with {nginx.ExitCode}: {await nginx.StandardError.ReadToEndAsync()} {log}");
+                throw new AssertionException($"nginx exited with {_nginx.ExitCode}: {await _nginx.StandardError.ReadToEndAsync()} {log}");
             }
 
             try
             {
-                using var response = await probe.GetAsync($"http://127.0.0.1:{port}/");
-                if (response.StatusCode == HttpStatusCode.NotFound)
-                {
-                    return server;
-                }
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, Port);
+                return;
             }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            catch (SocketException) when (DateTime.UtcNow < deadline)
             {
             }
 
@@ -92,13 +106,13 @@ public sealed class NginxArtifactServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_nginx.HasExited)
+        if (_nginx is { HasExited: false })
         {
             _nginx.Kill(entireProcessTree: true);
             await _nginx.WaitForExitAsync();
         }
 
-        _nginx.Dispose();
+        _nginx?.Dispose();
         try
         {
             Directory.Delete(Prefix, recursive: true);
