@@ -10,12 +10,16 @@ public static class ArtifactCommands
     public const string Usage = """
           artifacts-move --to directory|postgresql [--directory DIR]
                        moves every image into one store, verifying each copy; safe to run again or while
-                       serving (DIR defaults to Ota:Artifacts:Directory; the database is ConnectionStrings:Ota)
+                       serving (DIR defaults to Ota:Artifacts:Directory; the database is ConnectionStrings:Ota,
+                       which may also be given as --ConnectionStrings:Ota=...)
         """;
 
     public static async Task<int> MoveAsync(string[] args)
     {
-        if (!Options.TryParse(args, new HashSet<string>(["to", "directory"], StringComparer.Ordinal), out var options, out var error))
+        // --Name=value arguments are configuration (as for migrate); the others are this verb's options
+        var configuration = args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=', StringComparison.Ordinal)).ToArray();
+        var own = args.Where(a => !configuration.Contains(a)).ToArray();
+        if (!Options.TryParse(own, new HashSet<string>(["to", "directory"], StringComparer.Ordinal), out var options, out var error))
         {
             await Console.Error.WriteLineAsync($"artifacts-move: {error}");
             return 2;
@@ -27,7 +31,7 @@ public static class ArtifactCommands
             return 2;
         }
 
-        var builder = Host.CreateApplicationBuilder([]);
+        var builder = Host.CreateApplicationBuilder(configuration);
         if (options["directory"] is { } directory)
         {
             builder.Configuration["Ota:Artifacts:Directory"] = directory;
