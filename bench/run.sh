@@ -674,7 +674,8 @@ main() {
 
   echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.env"
   echo "total_seconds=$((SECONDS - t_start))" >>"$out/machine.env"
-  "$bench/report.sh" "$out" >"$RESULTS" || die "could not write the report"
+  [ -f "$RESULTS" ] && cp "$RESULTS" "$out/RESULTS.previous.md"
+  KEEP_FROM=$out/RESULTS.previous.md "$bench/report.sh" "$out" >"$RESULTS" || die "could not write the report"
   say "wrote $RESULTS (total $((SECONDS - t_start)) s)"
   if awk -F'\t' '$3 != "yes"' "$out/results.tsv" | grep -q .; then
     say "runs refused as figures (errors during the run; they are listed as refused in the report):"
