@@ -17,6 +17,8 @@ public sealed class AdmissionOptions
     /// the wait to a few tens of milliseconds.</summary>
     public int QueueLimit { get; set; } = 64;
 
+    /// <summary>A shed call is told to retry after this many seconds to twice as many, chosen at random, so that the
+    /// devices shed in one burst do not all come back in the next.</summary>
     public int RetryAfterSeconds { get; set; } = 5;
 }
 
@@ -50,11 +52,11 @@ public static class DeviceAdmission
                 }));
             limiter.OnRejected = (rejected, _) =>
             {
-                var http = rejected.HttpContext;
-                return new ValueTask(Problems.WriteAsync(http, StatusCodes.Status503ServiceUnavailable, "Busy",
+                var retryAfter = Random.Shared.Next(options.RetryAfterSeconds, (2 * options.RetryAfterSeconds) + 1);
+                return new ValueTask(Problems.WriteAsync(rejected.HttpContext, StatusCodes.Status503ServiceUnavailable, "Busy",
                     $"The service is at capacity ({options.MaxConcurrent} device requests in progress and {options.QueueLimit} waiting, " +
-                    $"Ota:Admission); retry in {options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture)} seconds.",
-                    options.RetryAfterSeconds));
+                    $"Ota:Admission); retry in {retryAfter.ToString(CultureInfo.InvariantCulture)} seconds.",
+                    retryAfter));
             };
         });
         return services;
