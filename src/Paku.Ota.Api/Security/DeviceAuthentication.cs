@@ -108,10 +108,19 @@ public sealed class DeviceCertificateHandler(
             return AuthenticateResult.NoResult();
         }
 
+        // the connection's items are one dictionary for all of its HTTP/2 streams: used under a lock
         var items = Context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items;
         var now = time.GetUtcNow();
-        if (items?.TryGetValue(VerdictItem, out var kept) == true && kept is Verdict verdict
-            && ReferenceEquals(verdict.Certificate, certificate) && verdict.Generation == trust.Generation && now < verdict.Until)
+        object? kept = null;
+        if (items is not null)
+        {
+            lock (items)
+            {
+                items.TryGetValue(VerdictItem, out kept);
+            }
+        }
+
+        if (kept is Verdict verdict && ReferenceEquals(verdict.Certificate, certificate) && verdict.Generation == trust.Generation && now < verdict.Until)
         {
             return verdict.Result;
         }
@@ -120,7 +129,10 @@ public sealed class DeviceCertificateHandler(
         var result = Judge(certificate);
         if (items is not null)
         {
-            items[VerdictItem] = new Verdict(certificate, generation, now.AddMinutes(1), result);
+            lock (items)
+            {
+                items[VerdictItem] = new Verdict(certificate, generation, now.AddMinutes(1), result);
+            }
         }
 
         return result;
