@@ -686,4 +686,6 @@ main() {
   [ -z "$short" ] || die "fewer than $RUNS valid runs for: $(echo $short) (the report marks them)"
 }
 
-main "$@"; exit   # on one line: bash reads a script as it runs, and must not read past this point
+# bench/overload.sh sources this file for its helpers; run directly, it measures. On one line: bash reads a
+# script as it runs, and must not read past this point.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; exit; fi

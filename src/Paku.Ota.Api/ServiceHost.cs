@@ -43,6 +43,7 @@ public static class ServiceHost
             .WithMetrics(metrics => metrics
                 .AddMeter(OtaMetrics.MeterName)
                 .AddMeter("Npgsql")
+                .AddMeter("Microsoft.AspNetCore.RateLimiting")
                 .AddAspNetCoreInstrumentation()
                 .AddPrometheusExporter());
 
@@ -52,9 +53,11 @@ public static class ServiceHost
 
         app.UseMiddleware<AdminAuditMiddleware>();
         app.UseMiddleware<HeadResponseMiddleware>();
+        app.UseMiddleware<RequestLimitsMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<Listeners.FaceMiddleware>();
+        app.UseRateLimiter(); // device admission: shed before the certificate is judged, the cheapest point after routing
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -75,16 +78,20 @@ public static class ServiceHost
     /// unless configured; the development profile opens it as the seed's devices use it). The device
     /// listener: HTTPS on Ota:Https:Port (8443) at Ota:ListenAddress when a server certificate is
     /// configured, asking every client for a certificate. Kestrel accepts any client certificate at the
-    /// handshake; the chain is judged against the fleet CA by the authentication handler, so a bad
-    /// certificate gets a problem+json that says why instead of a dropped connection.</summary>
+    /// handshake, keeping the intermediates the client sent with it; the chain is judged against the fleet CA
+    /// by the authentication handler, so a bad certificate gets a problem+json that says why instead of a
+    /// dropped connection.</summary>
     private static void ConfigureListeners(WebApplicationBuilder builder)
     {
         var address = IPAddress.Parse(builder.Configuration["Ota:ListenAddress"] ?? "0.0.0.0");
         var adminAddress = IPAddress.Parse(builder.Configuration["Ota:Http:ListenAddress"] ?? "127.0.0.1");
         var httpPort = builder.Configuration.GetValue("Ota:Http:Port", 8080);
         var https = builder.Configuration.GetSection("Ota:Https").Get<HttpsOptions>() ?? new HttpsOptions();
+        var limits = builder.Configuration.GetSection("Ota:RequestLimits").Get<RequestLimitOptions>() ?? new RequestLimitOptions();
+        builder.Services.AddSingleton(limits);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            RequestLimitsMiddleware.ApplyTo(kestrel.Limits, limits);
             kestrel.Listen(adminAddress, httpPort, listen => listen.Serves(Listeners.Face.Admin));
             if (string.IsNullOrEmpty(https.CertificatePath) || string.IsNullOrEmpty(https.KeyPath))
             {
@@ -92,11 +99,11 @@ public static class ServiceHost
             }
 
             var certificate = FleetCertificates.LoadWithKey(https.CertificatePath, https.KeyPath);
-            kestrel.Listen(address, https.Port, listen => listen.Serves(Listeners.Face.Device).UseHttps(tls =>
+            kestrel.Listen(address, https.Port, listen => listen.Serves(Listeners.Face.Device).CapturesPresentedChains().UseHttps(tls =>
             {
                 tls.ServerCertificate = certificate;
                 tls.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                tls.AllowAnyClientCertificate();
+                tls.ClientCertificateValidation = PresentedChain.Keep;
             }));
         });
     }
@@ -106,10 +113,13 @@ public static class ServiceHost
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Paku.Ota.Security");
         var devices = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DeviceAuthOptions>>().Value;
         var keys = app.Services.GetRequiredService<ApiKeyRegistry>();
+        var trust = app.Services.GetRequiredService<FleetTrust>(); // reads the CRL now: one that cannot be used stops the start
         log.LogInformation(
-            "Device authentication: {Mode}; fleet CA: {FleetCa}; forwarded certificates: {Forwarded}; admin API keys: {Keys}",
+            "Device authentication: {Mode}; fleet CA: {FleetCa}; intermediate CAs: {Intermediates}; CRL: {Crl}; forwarded certificates: {Forwarded}; admin API keys: {Keys}",
             devices.AllowPlainHttp ? "client certificate, or plain HTTP without one (development only)" : "client certificate required",
             devices.FleetCaPath ?? "(none: no device can authenticate)",
+            trust.Rules.AllowIntermediates ? $"up to {trust.Rules.MaxIntermediates}, presented by the device" : "refused",
+            trust.Revocations is { } crl ? $"{devices.Crl.Path} ({crl.Count} revoked)" : "none",
             devices.ForwardedCertificateHeader is null ? "off" : $"header {devices.ForwardedCertificateHeader} from {string.Join(", ", devices.TrustedProxies)}",
             keys.Count);
         if (development is not null)

@@ -42,12 +42,13 @@ public sealed class RealServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<RealServer> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="fleetCa">The fleet CA (with its key) to use; by default one is made here.</param>
+    public static async Task<RealServer> StartAsync(string connectionString, IReadOnlyDictionary<string, string?>? settings = null, X509Certificate2? fleetCa = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "paku-ota-test-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
         var now = DateTimeOffset.UtcNow.AddMinutes(-5);
-        var ca = FleetCertificates.CreateAuthority("Test fleet CA", now.AddDays(-30), now.AddDays(30));
+        var ca = fleetCa ?? FleetCertificates.CreateAuthority("Test fleet CA", now.AddDays(-30), now.AddDays(30));
         using var server = FleetCertificates.IssueServer(ca, ["localhost"], [IPAddress.Loopback], now, now.AddDays(30));
         FleetCertificates.WritePem(ca, Path.Combine(directory, "ca.crt"), Path.Combine(directory, "ca.key"));
         FleetCertificates.WritePem(server, Path.Combine(directory, "server.crt"), Path.Combine(directory, "server.key"));
@@ -98,14 +99,18 @@ public sealed class RealServer : IAsyncDisposable
         return FleetCertificates.IssueDevice(issuer ?? FleetCa, deviceId, start, notAfter ?? start.AddDays(30));
     }
 
-    /// <summary>An HTTP client that trusts only the fleet CA for the server and presents the given certificate.</summary>
-    public HttpClient DeviceClient(X509Certificate2? certificate)
+    /// <summary>An HTTP client that trusts only the fleet CA for the server and presents the given certificate,
+    /// and with it the intermediate CAs in <paramref name="chain"/> when given.</summary>
+    public HttpClient DeviceClient(X509Certificate2? certificate, IEnumerable<X509Certificate2>? chain = null)
     {
         var handler = new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
             {
-                ClientCertificates = certificate is null ? null : new X509CertificateCollection { certificate },
+                ClientCertificates = certificate is null || chain is not null ? null : new X509CertificateCollection { certificate },
+                ClientCertificateContext = certificate is null || chain is null
+                    ? null
+                    : SslStreamCertificateContext.Create(certificate, new X509Certificate2Collection(chain.ToArray()), offline: true),
                 RemoteCertificateValidationCallback = (_, serverCertificate, _, _) => IsFromFleetCa(serverCertificate),
             },
         };

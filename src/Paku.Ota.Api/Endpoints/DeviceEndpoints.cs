@@ -23,6 +23,7 @@ public static class DeviceEndpoints
             .AddEndpointFilter<CheckOutcomeFilter>()
             .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
             .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
+            .AdmittedAsDeviceCall()
             .WithName("CheckForUpdate").WithTags("Device");
 
         app.MapMethods("/api/firmware/download/{version}", [HttpMethods.Get, HttpMethods.Head], DownloadAsync)
@@ -32,6 +33,8 @@ public static class DeviceEndpoints
         app.MapPost("/api/device/{device_id}/update-status", ReportAsync)
             .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.RouteValues["device_id"] as string))
             .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.RouteValues["device_id"] as string))
+            .AdmittedAsDeviceCall()
+            .WithMetadata(new RequestLimitsMiddleware.DeviceBody())
             .WithName("ReportUpdateStatus").WithTags("Device");
     }
 

@@ -9,7 +9,14 @@ public static class ApiServices
     {
         // every problem+json, whoever writes it, leaves its detail for the audit of a refused admin write
         services.AddProblemDetails(options => options.CustomizeProblemDetails = problem =>
-            problem.HttpContext.Items[AdminAuditMiddleware.ProblemDetailItem] = problem.ProblemDetails.Detail);
+        {
+            if (problem.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge && problem.ProblemDetails.Detail is null)
+            {
+                problem.ProblemDetails.Detail = RequestLimitsMiddleware.BodyTooLarge(problem.HttpContext);
+            }
+
+            problem.HttpContext.Items[AdminAuditMiddleware.ProblemDetailItem] = problem.ProblemDetails.Detail;
+        });
         services.AddExceptionHandler<ProblemExceptionHandler>();
 
         // a body or parameter the framework cannot bind is thrown, so that the one exception handler answers
@@ -26,6 +33,7 @@ public static class ApiServices
         services.AddSingleton<DeviceRateLimiter>();
         services.AddSingleton(configuration.GetSection("Ota:Downloads").Get<DownloadOptions>() ?? new DownloadOptions());
         services.AddSingleton<DownloadGate>();
+        services.AddDeviceAdmission(configuration.GetSection("Ota:Admission").Get<AdmissionOptions>() ?? new AdmissionOptions());
 
         var devices = configuration.GetSection("Ota:Devices").Get<DeviceAuthOptions>() ?? new DeviceAuthOptions();
         services.Configure<DeviceAuthOptions>(configuration.GetSection("Ota:Devices"));

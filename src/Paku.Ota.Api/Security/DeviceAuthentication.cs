@@ -23,63 +23,17 @@ public static class DeviceAuthentication
                 : throw new InvalidOperationException($"Ota:Devices:FleetCaPath points at '{options.FleetCaPath}', which does not exist.");
         }
 
-        builder.AddCertificate(certificate =>
+        if (options.Intermediates.MaxDepth < 0 || options.Crl.ReloadSeconds < 1)
         {
-            certificate.AllowedCertificateTypes = CertificateTypes.Chained;
-            certificate.ChainTrustValidationMode = X509ChainTrustMode.CustomRootTrust;
-            if (fleetCa is not null)
-            {
-                certificate.CustomTrustStore.Add(fleetCa);
-            }
+            throw new InvalidOperationException("Ota:Devices:Intermediates:MaxDepth must be 0 or more and Ota:Devices:Crl:ReloadSeconds 1 or more.");
+        }
 
-            certificate.RevocationMode = X509RevocationMode.NoCheck;
-            certificate.ValidateCertificateUse = true;
-            certificate.ValidateValidityPeriod = true;
-            certificate.Events = new CertificateAuthenticationEvents
-            {
-                // A certificate anybody can make may not even be readable (a validity date in month
-                // 13, a broken extension): reading it throws inside the handler. That is a refused
-                // certificate, answered 401 with the reason, not a server error.
-                OnAuthenticationFailed = context =>
-                {
-                    if (context.Exception is System.Security.Cryptography.CryptographicException or FormatException or ArgumentException)
-                    {
-                        context.Fail(new DeviceCertificateRefused($"the client certificate cannot be read: {context.Exception.Message}"));
-                    }
-
-                    return Task.CompletedTask;
-                },
-                OnCertificateValidated = context =>
-                {
-                    if (fleetCa is null)
-                    {
-                        context.Fail(new DeviceCertificateRefused("no fleet CA is configured on the server (Ota:Devices:FleetCaPath), so no device certificate can be trusted"));
-                        return Task.CompletedTask;
-                    }
-
-                    var names = CommonNamesOf(context.ClientCertificate);
-                    if (names.Count != 1 || string.IsNullOrEmpty(names[0]))
-                    {
-                        context.Fail(new DeviceCertificateRefused(
-                            $"the client certificate ('{context.ClientCertificate.Subject}') is issued by the fleet CA but has {(names.Count > 1 ? "more than one common name (CN)" : "no common name (CN)")}; its one CN must be the device id"));
-                        return Task.CompletedTask;
-                    }
-
-                    var deviceId = names[0];
-
-                    context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
-                        [new Claim(DeviceIdClaim, deviceId), new Claim(ClaimTypes.Name, deviceId)],
-                        CertificateAuthenticationDefaults.AuthenticationScheme));
-                    context.Success();
-                    return Task.CompletedTask;
-                },
-            };
-        });
-        builder.AddCertificateCache(cache =>
-        {
-            cache.CacheSize = 10_000;
-            cache.CacheEntryExpiration = TimeSpan.FromMinutes(5);
-        });
+        // resolved at start-up (ServiceHost), so that a CRL that cannot be used stops the start with the reason
+        builder.Services.AddSingleton(sp => new FleetTrust(fleetCa,
+            new ChainRules(options.Intermediates.Enabled, options.Intermediates.MaxDepth),
+            options.Crl.Path, TimeSpan.FromSeconds(options.Crl.ReloadSeconds),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FleetTrust>>()));
+        builder.AddScheme<AuthenticationSchemeOptions, DeviceCertificateHandler>(CertificateAuthenticationDefaults.AuthenticationScheme, null);
         return builder;
     }
 
@@ -132,6 +86,88 @@ public static class DeviceAuthentication
 
         return $"the client certificate ('{certificate.Subject}', issued by '{certificate.Issuer}') is not issued by the fleet CA, or is not meant for client authentication";
     }
+}
+
+/// <summary>Judges the client certificate (from the TLS handshake, or forwarded by a trusted proxy) against the
+/// fleet CA with <see cref="FleetTrust"/>: chain, intermediates the device presented, CRL; then reads the device id
+/// from its one CN. A verdict is kept for the connection (one certificate per TLS connection) until the CRL changes
+/// or a minute passes. A certificate that cannot even be read (a validity date in month 13, a broken extension) is
+/// a refused certificate with the reason, not a server error.</summary>
+public sealed class DeviceCertificateHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, System.Text.Encodings.Web.UrlEncoder encoder,
+    FleetTrust trust, TimeProvider time)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    private const string VerdictItem = "paku.device-certificate.verdict";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var certificate = await Context.Connection.GetClientCertificateAsync(Context.RequestAborted);
+        if (certificate is null)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        // the connection's items are one dictionary for all of its HTTP/2 streams: used under a lock
+        var items = Context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items;
+        var now = time.GetUtcNow();
+        object? kept = null;
+        if (items is not null)
+        {
+            lock (items)
+            {
+                items.TryGetValue(VerdictItem, out kept);
+            }
+        }
+
+        if (kept is Verdict verdict && ReferenceEquals(verdict.Certificate, certificate) && verdict.Generation == trust.Generation && now < verdict.Until)
+        {
+            return verdict.Result;
+        }
+
+        var generation = trust.Generation;
+        var result = Judge(certificate);
+        if (items is not null)
+        {
+            lock (items)
+            {
+                items[VerdictItem] = new Verdict(certificate, generation, now.AddMinutes(1), result);
+            }
+        }
+
+        return result;
+    }
+
+    private AuthenticateResult Judge(X509Certificate2 certificate)
+    {
+        string? refusal;
+        try
+        {
+            refusal = trust.Refusal(certificate, PresentedChain.Of(Context));
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or FormatException or ArgumentException)
+        {
+            refusal = $"the client certificate cannot be read: {e.Message}";
+        }
+
+        if (refusal is not null)
+        {
+            return AuthenticateResult.Fail(new DeviceCertificateRefused(refusal));
+        }
+
+        var names = DeviceAuthentication.CommonNamesOf(certificate);
+        if (names.Count != 1 || string.IsNullOrEmpty(names[0]))
+        {
+            return AuthenticateResult.Fail(new DeviceCertificateRefused(
+                $"the client certificate ('{certificate.Subject}') is issued by the fleet CA but has {(names.Count > 1 ? "more than one common name (CN)" : "no common name (CN)")}; its one CN must be the device id"));
+        }
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(DeviceAuthentication.DeviceIdClaim, names[0]), new Claim(ClaimTypes.Name, names[0])], Scheme.Name));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+    }
+
+    private sealed record Verdict(X509Certificate2 Certificate, int Generation, DateTimeOffset Until, AuthenticateResult Result);
 }
 
 /// <summary>Runs before every device endpoint: works out which device is calling and refuses a

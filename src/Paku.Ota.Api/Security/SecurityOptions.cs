@@ -25,6 +25,31 @@ public sealed class DeviceAuthOptions
 
     /// <summary>Addresses of the proxies whose forwarded certificate header is believed.</summary>
     public List<string> TrustedProxies { get; set; } = [];
+
+    public IntermediateCaOptions Intermediates { get; set; } = new();
+
+    public CrlOptions Crl { get; set; } = new();
+}
+
+/// <summary><c>Ota:Devices:Intermediates</c>: device certificates issued by intermediate CAs under the fleet CA,
+/// accepted when the device presents the intermediates in its TLS handshake. The fleet CA stays the only trust
+/// anchor.</summary>
+public sealed class IntermediateCaOptions
+{
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>The most intermediate CAs between the fleet CA and a device certificate (the fleet CA made by
+    /// <c>ca-create</c> allows one, by its path length).</summary>
+    public int MaxDepth { get; set; } = 1;
+}
+
+/// <summary><c>Ota:Devices:Crl</c>: the fleet CA's certificate revocation list (PEM or DER).</summary>
+public sealed class CrlOptions
+{
+    public string? Path { get; set; }
+
+    /// <summary>How often the file is looked at; it is read again when it changed.</summary>
+    public int ReloadSeconds { get; set; } = 60;
 }
 
 /// <summary>One admin API key: a name for the audit log, the SHA-256 of the key, and its scope.</summary>
