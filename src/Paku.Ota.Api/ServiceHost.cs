@@ -59,8 +59,8 @@ public static class ServiceHost
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<RequestTextMiddleware>();
-        app.MapPrometheusScrapingEndpoint("/metrics").AdminSurfaceOnly().WithMetadata(new Listeners.MetricsScrape());
-        app.MapOpenApi().AllowAnonymous().AdminSurfaceOnly();
+        app.MapPrometheusScrapingEndpoint("/metrics").AdminSurfaceOnly().WithMetadata(new Listeners.MetricsScrape()).ExcludeFromDescription();
+        app.MapOpenApi().AllowAnonymous().AdminSurfaceOnly().ExcludeFromDescription();
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
         app.MapAdminGroup()

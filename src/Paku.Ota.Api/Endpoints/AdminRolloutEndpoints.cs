@@ -18,26 +18,33 @@ public static class AdminRolloutEndpoints
     // A specific rollout may list 10,000 device ids of up to 64 characters: about 700 KB of JSON.
     private const int MaxBodyBytes = 2 * 1024 * 1024;
 
-    private static readonly string[] CreateFields =
-        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline"];
+    // the parser accepts exactly the fields the OpenAPI document shows: both come from the body records
+    private static readonly string[] CreateFields = ApiDescription.FieldsOf<CreateRolloutBody>();
+    private static readonly string[] ChangeFields = ApiDescription.FieldsOf<ChangeRolloutBody>();
+    private static readonly string[] FilterFields = ApiDescription.FieldsOf<TargetFilterInput>();
+    private static readonly string[] ThresholdFields = ApiDescription.FieldsOf<FailureThresholdInput>();
+    private static readonly string[] DeadlineFields = ApiDescription.FieldsOf<AttemptDeadlineInput>();
 
-    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline"];
-    private static readonly string[] FilterFields = ["device_ids", "groups"];
-    private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
-    private static readonly string[] DeadlineFields = ["downloading_minutes", "installing_minutes", "success_minutes"];
+    private const string CreateExample = """
+        {"name": "v1.2.0-canary", "firmware_version": "1.2.0", "device_model": "esp32", "target_type": "canary",
+         "rollout_percentage": 10, "is_active": true, "failure_threshold": {"percent": 5, "minimum_attempts": 20}}
+        """;
+
+    private const string ChangeExample = """{"rollout_percentage": 25, "target_filter": {"groups": ["lab", "beta"]}}""";
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
-        // the answers' shapes are declared so that the OpenAPI document shows them (the bodies are read
-        // field by field to name a bad field, so the requests are described in the README)
+        // the bodies are read field by field to name a bad field; their records document them
         admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout")
-            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
+            .Reads<CreateRolloutBody>(CreateExample)
+            .Produces<RolloutView>(StatusCodes.Status201Created).Refuses(400, 404, 409, 413, 422);
         admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout")
-            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+            .Reads<ChangeRolloutBody>(ChangeExample)
+            .Produces<RolloutView>().Refuses(400, 404, 409, 413);
         admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
-            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
-        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
+            .ReadsNoBody().Produces<RolloutView>(StatusCodes.Status201Created).Refuses(400, 404, 409);
+        admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts").Produces<RolloutList>().Refuses(400);
+        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().Refuses(400, 404);
         return admin;
     }
 
@@ -110,7 +117,7 @@ public static class AdminRolloutEndpoints
         [FromQuery(Name = "device_model")] string? deviceModel, IMediator mediator, CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ListRollouts(deviceModel), cancellationToken);
-        return result.ToHttp(rollouts => Results.Ok(new { rollouts }));
+        return result.ToHttp(rollouts => Results.Ok(new RolloutList(rollouts)));
     }
 
     private static async Task<IResult> GetAsync(string name, IMediator mediator, CancellationToken cancellationToken)
@@ -157,4 +164,28 @@ public static class AdminRolloutEndpoints
     }
 
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+
+    /// <summary>The body of POST /api/admin/rollout/create: the seed's RolloutConfig plus the rollout's
+    /// safety settings. target_type is specific, group, canary or all.</summary>
+    public sealed record CreateRolloutBody(
+        string Name,
+        string FirmwareVersion,
+        string DeviceModel,
+        string TargetType,
+        TargetFilterInput? TargetFilter = null,
+        int? RolloutPercentage = null,
+        bool? IsActive = null,
+        bool? AllowDowngrade = null,
+        FailureThresholdInput? FailureThreshold = null,
+        AttemptDeadlineInput? AttemptDeadline = null);
+
+    /// <summary>The body of PATCH /api/admin/rollout/{name}: only the fields to change.</summary>
+    public sealed record ChangeRolloutBody(
+        int? RolloutPercentage = null,
+        bool? IsActive = null,
+        TargetFilterInput? TargetFilter = null,
+        FailureThresholdInput? FailureThreshold = null,
+        AttemptDeadlineInput? AttemptDeadline = null);
+
+    public sealed record RolloutList(IReadOnlyList<RolloutView> Rollouts);
 }
