@@ -21,6 +21,9 @@ public sealed record CreateRollout(
     AttemptDeadlineInput? AttemptDeadline,
     string Actor) : ICommand<Result<RolloutView>>
 {
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+
     public const int DefaultPercentage = 100;
 }
 
