@@ -55,6 +55,11 @@ public static class ServiceHost
         app.Lifetime.ApplicationStarted.Register(() => started = true);
         MigrateOnStartIfAsked(app);
         LogSecurityMode(app, development);
+        if (development is not null)
+        {
+            DevelopmentSeed.RunAsync(app.Services, development, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Paku.Ota.Development"), CancellationToken.None)
+                .GetAwaiter().GetResult();
+        }
 
         app.UseMiddleware<AdminAuditMiddleware>();
         app.UseMiddleware<HeadResponseMiddleware>();

@@ -36,6 +36,8 @@ public static class CommandLine
                 return CertificateCommands.IssueDevice(rest);
             case "cert-server":
                 return CertificateCommands.IssueServer(rest);
+            case "signing-key":
+                return CertificateCommands.CreateSigningKey(rest);
             case "hash-key":
                 return CertificateCommands.HashKey(rest);
             default:
