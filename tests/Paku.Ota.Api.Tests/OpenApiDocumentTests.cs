@@ -143,6 +143,17 @@ public sealed class OpenApiDocumentTests
             {
                 yield return $"{name}: request {media.Name} has no example";
             }
+            else if (media.Value.TryGetProperty("example", out var example) && schema.ValueKind == JsonValueKind.Object)
+            {
+                // the example may use only the fields the schema (and so the parser) knows
+                var known = Resolve(root, schema).TryGetProperty("properties", out var properties)
+                    ? properties.EnumerateObject().Select(p => p.Name).ToHashSet()
+                    : [];
+                foreach (var field in example.EnumerateObject().Where(f => !known.Contains(f.Name)))
+                {
+                    yield return $"{name}: the example's field '{field.Name}' is not in the request schema";
+                }
+            }
         }
     }
 
