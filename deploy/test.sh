@@ -17,6 +17,18 @@ failed=0
 pass() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
 
+# report: reads the python checks' lines "ok NAME" / "FAIL NAME: why" (anything else is shown as is).
+report() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      "ok "*) pass "${line#ok }" ;;
+      "FAIL "*) fail "${line#FAIL }" ;;
+      *) echo "       $line" ;;
+    esac
+  done
+}
+
 # check NAME COMMAND...: runs COMMAND, shows its output only when it fails.
 check() {
   local name=$1 out
@@ -90,13 +102,7 @@ done < <(find "$deploy" -name '*.sh' -type f | sort)
 
 # ---- files parse, and the pieces agree ---------------------------------------------------------
 if [ -n "$py" ]; then
-  while IFS= read -r line; do
-    case $line in
-      "ok "*) pass "${line#ok }" ;;
-      "FAIL "*) fail "${line#FAIL }" ;;
-      *) echo "       $line" ;;
-    esac
-  done < <("$py" - "$deploy" "$repo" <<'PY' 2>&1
+  report < <("$py" - "$deploy" "$repo" <<'PY' 2>&1
 import glob, json, os, re, sys
 import yaml
 
@@ -330,6 +336,102 @@ def env_example():
 check(".env.example defines every required variable with placeholders; deploy/.env is git-ignored", env_example)
 PY
   )
+fi
+
+# ---- Prometheus 3 ------------------------------------------------------------------------------
+# compose runs Prometheus 3 (PROMETHEUS_VERSION), Debian's promtool is 2.x: what 3.x removed or reads
+# differently must not be in the rules or the configuration, since promtool 2.x would not notice.
+if [ -n "$py" ]; then
+  report < <("$py" - "$deploy" <<'PY' 2>&1
+import os, re, sys
+deploy = sys.argv[1]
+read = lambda p: open(os.path.join(deploy, p)).read()
+problems = []
+compose = read("compose.yaml")
+version = re.search(r"prom/prometheus:\$\{PROMETHEUS_VERSION:-v(\d+)\.", compose)
+if not version or version.group(1) != "3":
+    problems.append("compose no longer runs Prometheus 3.x: revisit this check")
+rules = read("prometheus/alerts.yml") + read("prometheus/alerts.test.yml")
+for pattern, why in [
+    (r"\bholt_winters\s*\(", "holt_winters is double_exponential_smoothing in 3.x"),
+    (r'\ble\s*=~?\s*"\d+"', 'le label values are floats in 3.x ("1.0", not "1")'),
+    (r'\bquantile\s*=~?\s*"\d+"', 'quantile label values are floats in 3.x'),
+]:
+    if re.search(pattern, rules):
+        problems.append(why)
+config = read("prometheus/prometheus.yml")
+for field in ("scrape_classic_histograms", "enable_http2: false"):
+    if field in config:
+        problems.append(f"prometheus.yml uses {field}, changed in 3.x")
+for flag in ("--storage.tsdb.retention=", "--alertmanager.timeout", "--storage.tsdb.allow-overlapping-blocks",
+             "--query.lookback-delta", "--enable-feature=promql-at-modifier", "--enable-feature=remote-write-receiver"):
+    if flag in compose:
+        problems.append(f"compose passes {flag}, removed or changed in 3.x")
+print(("FAIL " if problems else "ok ") + "rules, config and flags use nothing Prometheus 3 removed or reads differently"
+      + (": " + "; ".join(problems) if problems else ""))
+PY
+  )
+fi
+
+# ---- the production recipe of deploy/README.md ---------------------------------------------------
+# The bash block under "## Production recipe" runs as written, from the repository root, with DEPLOY a
+# scratch copy of deploy/ (no secrets, no .env), HOME a scratch folder, and docker recorded, not run.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+recipe=$(awk '/^## Production recipe/{on=1} on && /^```bash$/{code=1; next} code && /^```$/{exit} code' "$deploy/README.md")
+if [ -z "$recipe" ]; then
+  fail "deploy/README.md has a bash block under '## Production recipe'"
+else
+  mkdir -p "$scratch/home" "$scratch/deploy"
+  (cd "$deploy" && tar --exclude='./secrets/*' --exclude='./.env' -cf - .) | tar -C "$scratch/deploy" -xf -
+  cp "$deploy/secrets/README.md" "$scratch/deploy/secrets/"
+  if out=$(cd "$repo" && env -u OFFLINE HOME="$scratch/home" DEPLOY="$scratch/deploy" bash -euo pipefail -c \
+      "docker() { echo \"docker \$*\" >> '$scratch/docker-calls'; }; sudo() { return 1; }; $recipe" 2>&1); then
+    pass "the production recipe of deploy/README.md runs as written"
+  else
+    fail "the production recipe of deploy/README.md runs as written"
+    sed 's/^/       /' <<<"$out"
+  fi
+  if [ -n "$py" ]; then
+    report < <("$py" - "$scratch" <<'PY' 2>&1
+import os, re, sys
+import yaml
+scratch = sys.argv[1]
+deploy = os.path.join(scratch, "deploy")
+compose = yaml.safe_load(open(os.path.join(deploy, "compose.yaml")))
+
+def result(name, why):
+    print(("FAIL " if why else "ok ") + name + (": " + why if why else ""))
+
+# every file a service reads from a mounted folder, named as the recipe's verbs wrote it
+missing = []
+for name, service in (compose.get("services") or {}).items():
+    mounts = [str(v).split(":") for v in service.get("volumes") or [] if str(v).startswith("./")]
+    for value in (service.get("environment") or {}).values():
+        for source, target, *_ in mounts:
+            if isinstance(value, str) and value.startswith(target + "/"):
+                path = os.path.join(deploy, source, value[len(target) + 1:])
+                if not os.path.isfile(path):
+                    missing.append(f"{name}: {value} (deploy/{os.path.normpath(os.path.join(source, value[len(target) + 1:]))})")
+    for source, *_ in mounts:
+        if not os.path.exists(os.path.join(deploy, source)):
+            missing.append(f"{name}: mount source {source}")
+result("after the recipe, every file compose mounts exists under the name the verbs wrote", "; ".join(missing))
+
+secrets = os.path.join(deploy, "secrets")
+private = [f for f in os.listdir(secrets) if f != "server.key" and "PRIVATE KEY" in open(os.path.join(secrets, f), errors="replace").read()]
+result("no private key but the server's is in deploy/secrets (ca.key and signing.key stay offline)", ", ".join(private))
+
+env = dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", open(os.path.join(deploy, ".env")).read(), re.M))
+left = [k for k, v in env.items() if "change-me" in v]
+bad_hash = "" if re.fullmatch(r"'sha256:[^']+'", env.get("OTA_ADMIN_KEY_HASH", "")) else f"OTA_ADMIN_KEY_HASH is {env.get('OTA_ADMIN_KEY_HASH')!r}"
+result("the recipe's .env has no change-me value and the admin key's hash", "; ".join(filter(None, [", ".join(left), bad_hash])))
+
+calls = open(os.path.join(scratch, "docker-calls")).read() if os.path.exists(os.path.join(scratch, "docker-calls")) else ""
+result("the recipe starts the stack with docker compose up", "" if re.search(r"^docker compose -f \S+/compose.yaml up -d --build$", calls, re.M) else f"docker calls: {calls!r}")
+PY
+    )
+  fi
 fi
 
 echo "deploy: $passed passed, $failed failed"

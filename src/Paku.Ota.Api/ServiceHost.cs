@@ -22,6 +22,11 @@ public static class ServiceHost
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+
+        // a failed start is reported once, in one line, by the serve verb; the host's own error entry
+        // (with the stack trace) is left out until the service has started
+        var started = false;
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => level >= LogLevel.Information && (started || level < LogLevel.Error));
         var development = builder.Environment.IsDevelopment()
             ? DevelopmentProfile.Apply(builder.Configuration, builder.Environment.ContentRootPath)
             : null;
@@ -48,8 +53,14 @@ public static class ServiceHost
                 .AddPrometheusExporter());
 
         var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() => started = true);
         MigrateOnStartIfAsked(app);
         LogSecurityMode(app, development);
+        if (development is not null)
+        {
+            DevelopmentSeed.RunAsync(app.Services, development, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Paku.Ota.Development"), CancellationToken.None)
+                .GetAwaiter().GetResult();
+        }
 
         app.UseMiddleware<AdminAuditMiddleware>();
         app.UseMiddleware<HeadResponseMiddleware>();
@@ -62,8 +73,8 @@ public static class ServiceHost
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<RequestTextMiddleware>();
-        app.MapPrometheusScrapingEndpoint("/metrics").AdminSurfaceOnly().WithMetadata(new Listeners.MetricsScrape());
-        app.MapOpenApi().AllowAnonymous().AdminSurfaceOnly();
+        app.MapPrometheusScrapingEndpoint("/metrics").AdminSurfaceOnly().WithMetadata(new Listeners.MetricsScrape()).ExcludeFromDescription();
+        app.MapOpenApi().AllowAnonymous().AdminSurfaceOnly().ExcludeFromDescription();
         app.MapHealthEndpoints();
         app.MapDeviceEndpoints();
         app.MapAdminGroup()
@@ -83,8 +94,8 @@ public static class ServiceHost
     /// dropped connection.</summary>
     private static void ConfigureListeners(WebApplicationBuilder builder)
     {
-        var address = IPAddress.Parse(builder.Configuration["Ota:ListenAddress"] ?? "0.0.0.0");
-        var adminAddress = IPAddress.Parse(builder.Configuration["Ota:Http:ListenAddress"] ?? "127.0.0.1");
+        var address = Address(builder.Configuration, "Ota:ListenAddress", "0.0.0.0");
+        var adminAddress = Address(builder.Configuration, "Ota:Http:ListenAddress", "127.0.0.1");
         var httpPort = builder.Configuration.GetValue("Ota:Http:Port", 8080);
         var https = builder.Configuration.GetSection("Ota:Https").Get<HttpsOptions>() ?? new HttpsOptions();
         var limits = builder.Configuration.GetSection("Ota:RequestLimits").Get<RequestLimitOptions>() ?? new RequestLimitOptions();
@@ -98,6 +109,8 @@ public static class ServiceHost
                 return;
             }
 
+            RequireFile("Ota:Https:CertificatePath", https.CertificatePath);
+            RequireFile("Ota:Https:KeyPath", https.KeyPath);
             var certificate = FleetCertificates.LoadWithKey(https.CertificatePath, https.KeyPath);
             kestrel.Listen(address, https.Port, listen => listen.Serves(Listeners.Face.Device).CapturesPresentedChains().UseHttps(tls =>
             {
@@ -106,6 +119,22 @@ public static class ServiceHost
                 tls.ClientCertificateValidation = PresentedChain.Keep;
             }));
         });
+    }
+
+    private static IPAddress Address(IConfiguration configuration, string setting, string fallback)
+    {
+        var text = configuration[setting] is { Length: > 0 } given ? given : fallback;
+        return IPAddress.TryParse(text, out var address)
+            ? address
+            : throw new InvalidOperationException($"{setting} is '{text}', which is not an IP address (e.g. 0.0.0.0, 127.0.0.1 or ::).");
+    }
+
+    private static void RequireFile(string setting, string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new InvalidOperationException($"{setting} points at '{path}', which does not exist.");
+        }
     }
 
     private static void LogSecurityMode(WebApplication app, DevelopmentProfile.Material? development)

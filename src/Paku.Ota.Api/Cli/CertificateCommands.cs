@@ -2,6 +2,7 @@ using System.Net;
 using Paku.Ota.Api.Security;
 using Paku.Ota.Domain.Devices;
 using Paku.Ota.Infrastructure.Certificates;
+using Paku.Ota.Infrastructure.Signing;
 
 namespace Paku.Ota.Api.Cli;
 
@@ -14,6 +15,7 @@ public static class CertificateCommands
           cert-device  --ca DIR --id DEVICE_ID --out DIR [--days 825]   writes DIR/DEVICE_ID.crt and .key
           cert-server  --ca DIR --dns name[,name] [--ip a[,b]] --out DIR [--days 825]
                                                                          writes DIR/server.crt and .key
+          signing-key  --out DIR     writes DIR/signing.key (keep it where releases are built) and DIR/signing.pub (for Ota:Signing)
           hash-key     [--key KEY]   prints the hash of KEY for Ota:ApiKeys (a new random key when none is given)
         """;
 
@@ -120,6 +122,31 @@ public static class CertificateCommands
         }
 
         Console.WriteLine($"cert-server: wrote {Path.Combine(output, "server.crt")} and server.key");
+        return 0;
+    }
+
+    public static int CreateSigningKey(string[] args)
+    {
+        if (!Parse(args, ["out"], out var o))
+        {
+            return 2;
+        }
+
+        var output = Require(o, "out");
+        if (output is null)
+        {
+            return 2;
+        }
+
+        var key = Path.Combine(output, SigningKeyPair.PrivateFile);
+        if (File.Exists(key))
+        {
+            Console.Error.WriteLine($"signing-key: {key} exists; refusing to replace a signing key (releases signed with it verify only against its public half)");
+            return 1;
+        }
+
+        SigningKeyPair.Write(output);
+        Console.WriteLine($"signing-key: wrote {key} and {SigningKeyPair.PublicFile} (configure the .pub in Ota:Signing:PublicKeys; the .key never goes on the server)");
         return 0;
     }
 

@@ -27,8 +27,7 @@ public static class CommandLine
         switch (verb)
         {
             case "serve":
-                await ServiceHost.Build(rest).RunAsync();
-                return 0;
+                return await ServeAsync(rest);
             case "migrate":
                 return MigrateCommand.Run(rest);
             case "ca-create":
@@ -37,6 +36,8 @@ public static class CommandLine
                 return CertificateCommands.IssueDevice(rest);
             case "cert-server":
                 return CertificateCommands.IssueServer(rest);
+            case "signing-key":
+                return CertificateCommands.CreateSigningKey(rest);
             case "hash-key":
                 return CertificateCommands.HashKey(rest);
             case "artifacts-move":
@@ -45,5 +46,35 @@ public static class CommandLine
                 await Console.Error.WriteLineAsync($"unknown verb '{verb}'.\n{Usage}");
                 return 2;
         }
+    }
+
+    /// <summary>Serves until shut down. A start that fails (bad configuration, a missing file, a port in use)
+    /// is one line on stderr and exit code 2: under a restart policy the reason is in the log, not a
+    /// screen of stack trace. A failure after the start is a crash and keeps its stack trace.</summary>
+    private static async Task<int> ServeAsync(string[] args)
+    {
+        WebApplication? app = null;
+        try
+        {
+            app = ServiceHost.Build(args);
+            await app.StartAsync();
+        }
+        catch (Exception e) when (e is not HostAbortedException)
+        {
+            await Console.Error.WriteLineAsync($"Paku.Ota.Api: cannot start: {StartFailure.Describe(e)}");
+            if (app is not null)
+            {
+                await StartFailure.DisposeQuietlyAsync(app);
+            }
+
+            return 2;
+        }
+
+        await using (app)
+        {
+            await app.WaitForShutdownAsync();
+        }
+
+        return 0;
     }
 }

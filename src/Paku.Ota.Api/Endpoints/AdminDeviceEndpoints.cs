@@ -1,6 +1,7 @@
 using Mediator;
 using Microsoft.AspNetCore.Mvc;
 using Paku.Ota.Api.Http;
+using Paku.Ota.Application.Devices;
 using Paku.Ota.Application.Devices.Blocking;
 using Paku.Ota.Application.Devices.ExplainUpdate;
 using Paku.Ota.Application.Devices.GetDevice;
@@ -19,16 +20,25 @@ public static class AdminDeviceEndpoints
     // 10,000 devices with a handful of groups each.
     private const int MaxBulkGroupsBodyBytes = 16 * 1024 * 1024;
 
+    private static readonly string[] GroupsFields = ApiDescription.FieldsOf<GroupsBody>();
+    private static readonly string[] GroupsOfDevicesFields = ApiDescription.FieldsOf<GroupsOfDevicesBody>();
+    private static readonly string[] BlockFields = ApiDescription.FieldsOf<BlockBody>();
+
     public static RouteGroupBuilder MapAdminDeviceEndpoints(this RouteGroupBuilder admin)
     {
-        admin.MapGet("/devices", ListAsync).WithName("ListDevices");
-        admin.MapGet("/devices/{device_id}", GetAsync).WithName("GetDevice");
-        admin.MapGet("/devices/{device_id}/explain", ExplainAsync).WithName("ExplainDeviceUpdate");
-        admin.MapPut("/devices/{device_id}/groups", SetGroupsAsync).AdminWrite("device.groups.set").WithName("SetDeviceGroups");
-        admin.MapPut("/devices/groups", SetGroupsOfDevicesAsync).AdminWrite("device.groups.set_many").WithName("SetGroupsOfDevices");
-        admin.MapPut("/devices/{device_id}/block", BlockAsync).AdminWrite("device.block").WithName("BlockDevice");
-        admin.MapDelete("/devices/{device_id}/block", UnblockAsync).AdminWrite("device.unblock").WithName("UnblockDevice");
-        admin.MapGet("/update-status", HistoryAsync).WithName("ListUpdateStatus");
+        admin.MapGet("/devices", ListAsync).WithName("ListDevices").Produces<DevicePage>().Refuses(400);
+        admin.MapGet("/devices/{device_id}", GetAsync).WithName("GetDevice").Produces<DeviceDetail>().Refuses(400, 404);
+        admin.MapGet("/devices/{device_id}/explain", ExplainAsync).WithName("ExplainDeviceUpdate").Produces<UpdateExplanation>().Refuses(400, 404, 422);
+        admin.MapPut("/devices/{device_id}/groups", SetGroupsAsync).AdminWrite("device.groups.set").WithName("SetDeviceGroups")
+            .Reads<GroupsBody>("""{"groups": ["lab", "beta"]}""").Produces<DeviceView>().Refuses(400, 404, 413);
+        admin.MapPut("/devices/groups", SetGroupsOfDevicesAsync).AdminWrite("device.groups.set_many").WithName("SetGroupsOfDevices")
+            .Reads<GroupsOfDevicesBody>("""{"devices": {"esp32_001": ["lab"], "esp32_002": ["lab", "beta"]}}""")
+            .Produces<GroupsAssigned>().Refuses(400, 404, 413);
+        admin.MapPut("/devices/{device_id}/block", BlockAsync).AdminWrite("device.block").WithName("BlockDevice")
+            .Reads<BlockBody>("""{"reason": "certificate copied to a second board"}""").Produces<DeviceBlock>().Refuses(400, 413);
+        admin.MapDelete("/devices/{device_id}/block", UnblockAsync).AdminWrite("device.unblock").WithName("UnblockDevice")
+            .Produces<DeviceUnblocked>().Refuses(400, 404);
+        admin.MapGet("/update-status", HistoryAsync).WithName("ListUpdateStatus").Produces<UpdateHistory>().Refuses(400);
         return admin;
     }
 
@@ -44,7 +54,7 @@ public static class AdminDeviceEndpoints
         CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ListDevices(deviceModel, group, version, limit, offset) { Search = search, Status = status }, cancellationToken);
-        return result.ToHttp(page => Results.Ok(new { devices = page.Devices, total = page.Total }));
+        return result.ToHttp(page => Results.Ok(page));
     }
 
     private static async Task<IResult> GetAsync([FromRoute(Name = "device_id")] string deviceId, IMediator mediator, CancellationToken cancellationToken)
@@ -69,7 +79,7 @@ public static class AdminDeviceEndpoints
         }
 
         var body = read.Value;
-        body.AllowOnly("groups");
+        body.AllowOnly(GroupsFields);
         var command = new SetDeviceGroups(deviceId, body.Strings("groups"));
         if (body.Error is { } shape)
         {
@@ -89,7 +99,7 @@ public static class AdminDeviceEndpoints
         }
 
         var body = read.Value;
-        body.AllowOnly("devices");
+        body.AllowOnly(GroupsOfDevicesFields);
         Dictionary<string, IReadOnlyList<string>>? devices = null;
         if (body.Object("devices") is { } map)
         {
@@ -123,7 +133,7 @@ public static class AdminDeviceEndpoints
         }
 
         var body = read.Value;
-        body.AllowOnly("reason");
+        body.AllowOnly(BlockFields);
         var command = new BlockDevice(deviceId, body.String("reason"), user.Identity?.Name ?? "unknown");
         if (body.Error is { } shape)
         {
@@ -149,6 +159,17 @@ public static class AdminDeviceEndpoints
         CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ListUpdateHistory(deviceId, firmwareVersion, status, limit), cancellationToken);
-        return result.ToHttp(updates => Results.Ok(new { updates }));
+        return result.ToHttp(updates => Results.Ok(new UpdateHistory(updates)));
     }
+
+    /// <summary>The groups of one device, replacing its groups (an empty list removes them all).</summary>
+    public sealed record GroupsBody(IReadOnlyList<string> Groups);
+
+    /// <summary>The groups of many devices at once, keyed by device id; all or nothing.</summary>
+    public sealed record GroupsOfDevicesBody(IReadOnlyDictionary<string, IReadOnlyList<string>> Devices);
+
+    /// <summary>Why the device is blocked (a stolen or cloned certificate), for operators and the audit.</summary>
+    public sealed record BlockBody(string Reason);
+
+    public sealed record UpdateHistory(IReadOnlyList<UpdateHistoryEntry> Updates);
 }

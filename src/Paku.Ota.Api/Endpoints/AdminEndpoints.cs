@@ -14,8 +14,10 @@ public static class AdminEndpoints
 {
     public static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/admin").RequireAuthorization(AdminPolicies.Read).AdminSurfaceOnly().WithTags("Admin");
-        admin.MapGet("/audit", ListAuditAsync).WithName("ListAudit");
+        // every admin endpoint may answer 401 (no or unknown key) and 403 (a read key asking to write)
+        var admin = app.MapGroup("/api/admin").RequireAuthorization(AdminPolicies.Read).AdminSurfaceOnly().WithTags("Admin")
+            .Refuses(StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
+        admin.MapGet("/audit", ListAuditAsync).WithName("ListAudit").Produces<AuditList>().Refuses(400);
         return admin;
     }
 
@@ -32,20 +34,15 @@ public static class AdminEndpoints
         CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ListAudit(limit, beforeId, action), cancellationToken);
-        return result.ToHttp(entries => Results.Ok(new
-        {
-            entries = entries.Select(e => new
-            {
-                id = e.Id,
-                at = e.At,
-                actor = e.Actor,
-                action = e.Action,
-                target = e.Target,
-                outcome = e.Outcome,
-                details = e.DetailsJson is null ? (JsonElement?)null : JsonDocument.Parse(e.DetailsJson).RootElement,
-            }),
-        }));
+        return result.ToHttp(entries => Results.Ok(new AuditList(entries.Select(e => new AuditEntryView(
+            e.Id, e.At, e.Actor, e.Action, e.Target, e.Outcome,
+            e.DetailsJson is null ? null : JsonDocument.Parse(e.DetailsJson).RootElement)).ToList())));
     }
+
+    public sealed record AuditList(IReadOnlyList<AuditEntryView> Entries);
+
+    /// <param name="Details">What the write asked for and, when refused, why (any JSON object).</param>
+    public sealed record AuditEntryView(long Id, DateTimeOffset At, string Actor, string Action, string? Target, string Outcome, JsonElement? Details);
 
     /// <summary>What an admin write acted on: the route's values ("esp32/1.2.0", a rollout name), else what
     /// the response names (a created rollout, an uploaded release), else the model and version asked for.</summary>

@@ -22,10 +22,12 @@ public static class AdminFirmwareEndpoints
     public static RouteGroupBuilder MapAdminFirmwareEndpoints(this RouteGroupBuilder admin)
     {
         var firmware = admin.MapGroup("/firmware");
-        firmware.MapPost("/upload", UploadAsync).AdminWrite("firmware.upload").WithName("UploadFirmware");
-        firmware.MapGet("/releases", ListAsync).WithName("ListReleases");
-        firmware.MapGet("/releases/{device_model}/{version}", GetAsync).WithName("GetRelease");
-        firmware.MapPost("/releases/{device_model}/{version}/withdraw", WithdrawAsync).AdminWrite("firmware.withdraw").WithName("WithdrawRelease");
+        firmware.MapPost("/upload", UploadAsync).AdminWrite("firmware.upload").WithName("UploadFirmware")
+            .ReadsForm<UploadFirmwareForm>().Produces<ReleaseRecord>(StatusCodes.Status201Created).Refuses(400, 409, 413, 422);
+        firmware.MapGet("/releases", ListAsync).WithName("ListReleases").Produces<ReleaseList>().Refuses(400);
+        firmware.MapGet("/releases/{device_model}/{version}", GetAsync).WithName("GetRelease").Produces<ReleaseRecord>().Refuses(400, 404);
+        firmware.MapPost("/releases/{device_model}/{version}/withdraw", WithdrawAsync).AdminWrite("firmware.withdraw").WithName("WithdrawRelease")
+            .Reads<WithdrawReleaseBody>("""{"reason": "boot loop on rev-B boards"}""", optional: true).Produces<Withdrawal>().Refuses(400, 404, 409);
         return admin;
     }
 
@@ -61,7 +63,7 @@ public static class AdminFirmwareEndpoints
         CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ListReleases(deviceModel, limit), cancellationToken);
-        return result.ToHttp(releases => Results.Ok(new { releases }));
+        return result.ToHttp(releases => Results.Ok(new ReleaseList(releases)));
     }
 
     private static async Task<IResult> GetAsync(
@@ -90,6 +92,15 @@ public static class AdminFirmwareEndpoints
         var result = await mediator.Send(new WithdrawRelease(deviceModel, version, body.Reason), cancellationToken);
         return result.ToHttp(withdrawal => Results.Ok(withdrawal));
     }
+
+    public sealed record ReleaseList(IReadOnlyList<ReleaseRecord> Releases);
+
+    /// <summary>The upload's parts: the image, and its signature (raw or base64 output of
+    /// <c>openssl dgst -sha256 -sign</c>) when the release is signed.</summary>
+    public sealed record UploadFirmwareForm(IFormFile File, IFormFile? Signature = null);
+
+    /// <summary>The optional body of a withdrawal (empty is fine): why, for the audit log.</summary>
+    public sealed record WithdrawReleaseBody(string? Reason = null);
 
     private static string LocationOf(ReleaseRecord release) =>
         $"/api/admin/firmware/releases/{Uri.EscapeDataString(release.DeviceModel)}/{Uri.EscapeDataString(release.Version)}";

@@ -20,37 +20,42 @@ public static class AdminRolloutEndpoints
     // A specific rollout may list 10,000 device ids of up to 64 characters: about 700 KB of JSON.
     private const int MaxBodyBytes = 2 * 1024 * 1024;
 
-    private static readonly string[] CreateFields =
-        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline", "phases"];
+    // the parser accepts exactly the fields the OpenAPI document shows: both come from the body records
+    private static readonly string[] CreateFields = ApiDescription.FieldsOf<CreateRolloutBody>();
+    private static readonly string[] ChangeFields = ApiDescription.FieldsOf<ChangeRolloutBody>();
+    private static readonly string[] FilterFields = ApiDescription.FieldsOf<TargetFilterInput>();
+    private static readonly string[] ThresholdFields = ApiDescription.FieldsOf<FailureThresholdInput>();
+    private static readonly string[] DeadlineFields = ApiDescription.FieldsOf<AttemptDeadlineInput>();
+    private static readonly string[] PhaseFields = ApiDescription.FieldsOf<PhaseBody>();
 
-    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline", "phases"];
-    private static readonly string[] PhaseFields = ["percentage", "groups", "min_confirmed", "max_failure_percent", "min_soak_seconds"];
-    private static readonly string[] FilterFields = ["device_ids", "groups"];
-    private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
-    private static readonly string[] DeadlineFields = ["downloading_minutes", "installing_minutes", "success_minutes"];
+    private const string CreateExample = """
+        {"name": "v1.2.0-canary", "firmware_version": "1.2.0", "device_model": "esp32", "target_type": "canary",
+         "rollout_percentage": 10, "is_active": true, "failure_threshold": {"percent": 5, "minimum_attempts": 20}}
+        """;
+
+    private const string ChangeExample = """{"rollout_percentage": 25, "target_filter": {"groups": ["lab", "beta"]}}""";
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
-        // the answers' and requests' shapes are declared so that the OpenAPI document shows them (the
-        // bodies are read field by field to name a bad field; RolloutRequests documents them)
+        // the bodies are read field by field to name a bad field; their records document them
         admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout")
-            .DescribesJsonBody<CreateRolloutRequest>()
-            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
+            .Reads<CreateRolloutBody>(CreateExample)
+            .Produces<RolloutView>(StatusCodes.Status201Created).Refuses(400, 404, 409, 413, 422);
         admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout")
-            .DescribesJsonBody<ChangeRolloutRequest>()
-            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+            .Reads<ChangeRolloutBody>(ChangeExample)
+            .Produces<RolloutView>().Refuses(400, 404, 409, 413);
         admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
-            .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ReadsNoBody().Produces<RolloutView>(StatusCodes.Status201Created).Refuses(400, 404, 409);
         admin.MapPost("/rollout/{name}/advance", AdvanceAsync).AdminWrite("rollout.advance").WithName("AdvanceRolloutPhase")
-            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ReadsNoBody().Produces<RolloutView>().Refuses(400, 404, 409);
         admin.MapPut("/rollout/{name}/hold", (string name, ClaimsPrincipal user, IMediator mediator, CancellationToken ct) => HoldAsync(name, true, user, mediator, ct))
             .AdminWrite("rollout.hold").WithName("HoldRolloutPhase")
-            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ReadsNoBody().Produces<RolloutView>().Refuses(400, 404, 409);
         admin.MapDelete("/rollout/{name}/hold", (string name, ClaimsPrincipal user, IMediator mediator, CancellationToken ct) => HoldAsync(name, false, user, mediator, ct))
             .AdminWrite("rollout.release_hold").WithName("ReleaseRolloutPhaseHold")
-            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
-        admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
-        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
+            .ReadsNoBody().Produces<RolloutView>().Refuses(400, 404, 409);
+        admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts").Produces<RolloutList>().Refuses(400);
+        admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().Refuses(400, 404);
         return admin;
     }
 
@@ -137,7 +142,7 @@ public static class AdminRolloutEndpoints
         [FromQuery(Name = "device_model")] string? deviceModel, IMediator mediator, CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ListRollouts(deviceModel), cancellationToken);
-        return result.ToHttp(rollouts => Results.Ok(new { rollouts }));
+        return result.ToHttp(rollouts => Results.Ok(new RolloutList(rollouts)));
     }
 
     private static async Task<IResult> GetAsync(string name, IMediator mediator, CancellationToken cancellationToken)
@@ -198,4 +203,43 @@ public static class AdminRolloutEndpoints
         }).ToList();
 
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+
+    /// <summary>The body of POST /api/admin/rollout/create: the seed's RolloutConfig plus the rollout's
+    /// safety settings. target_type is specific, group, canary or all.</summary>
+    /// <param name="RolloutPercentage">0–100; default 100, or the first phase's percentage when <paramref name="Phases"/> are given.</param>
+    /// <param name="Phases">A plan: percentage phases rising to at most 100, or (target_type group) group phases each
+    /// adding groups; the rollout advances by itself when a phase's gates pass and halts when its failure gate fails.</param>
+    public sealed record CreateRolloutBody(
+        string Name,
+        string FirmwareVersion,
+        string DeviceModel,
+        string TargetType,
+        TargetFilterInput? TargetFilter = null,
+        int? RolloutPercentage = null,
+        bool? IsActive = null,
+        bool? AllowDowngrade = null,
+        FailureThresholdInput? FailureThreshold = null,
+        AttemptDeadlineInput? AttemptDeadline = null,
+        IReadOnlyList<PhaseBody>? Phases = null);
+
+    /// <summary>The body of PATCH /api/admin/rollout/{name}: only the fields to change.</summary>
+    /// <param name="Phases">A new plan (the rollout enters its first phase that keeps every device it reaches), or [] to drop the plan.</param>
+    public sealed record ChangeRolloutBody(
+        int? RolloutPercentage = null,
+        bool? IsActive = null,
+        TargetFilterInput? TargetFilter = null,
+        FailureThresholdInput? FailureThreshold = null,
+        AttemptDeadlineInput? AttemptDeadline = null,
+        IReadOnlyList<PhaseBody>? Phases = null);
+
+    /// <summary>One phase of a plan: <paramref name="Percentage"/> or <paramref name="Groups"/>, and its gates.</summary>
+    /// <param name="Percentage">1–100, above the phase before.</param>
+    /// <param name="Groups">Groups this phase adds (target_type group only).</param>
+    /// <param name="MinConfirmed">Confirmed boots of the rollout needed before the next phase (default 0).</param>
+    /// <param name="MaxFailurePercent">Failures per 100 attempts allowed (default: the rollout's failure threshold); above it the rollout halts.</param>
+    /// <param name="MinSoakSeconds">Seconds the phase runs at least (default 0).</param>
+    public sealed record PhaseBody(int? Percentage = null, IReadOnlyList<string>? Groups = null, int? MinConfirmed = null,
+        decimal? MaxFailurePercent = null, int? MinSoakSeconds = null);
+
+    public sealed record RolloutList(IReadOnlyList<RolloutView> Rollouts);
 }

@@ -24,18 +24,24 @@ public static class DeviceEndpoints
             .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
             .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
             .AdmittedAsDeviceCall()
-            .WithName("CheckForUpdate").WithTags("Device");
+            .WithName("CheckForUpdate").WithTags("Device")
+            .Produces<UpdateCheckAnswer>().Refuses(400, 401, 403, 429);
 
         app.MapMethods("/api/firmware/download/{version}", [HttpMethods.Get, HttpMethods.Head], DownloadAsync)
             .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.Query["device_id"].FirstOrDefault()))
-            .WithName("DownloadFirmware").WithTags("Device");
+            .WithName("DownloadFirmware").WithTags("Device")
+            .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream")
+            .Produces<Stream>(StatusCodes.Status206PartialContent, "application/octet-stream")
+            .Refuses(400, 401, 403, 404, 410, 416, 429, 503);
 
         app.MapPost("/api/device/{device_id}/update-status", ReportAsync)
             .AddEndpointFilter(new DeviceIdentityFilter(c => c.HttpContext.Request.RouteValues["device_id"] as string))
             .AddEndpointFilter(new RateLimitFilter(c => c.HttpContext.Request.RouteValues["device_id"] as string))
             .AdmittedAsDeviceCall()
             .WithMetadata(new RequestLimitsMiddleware.DeviceBody())
-            .WithName("ReportUpdateStatus").WithTags("Device");
+            .WithName("ReportUpdateStatus").WithTags("Device")
+            .Reads<StatusReportBody>("""{"device_id": "esp32_001", "firmware_version": "1.2.0", "status": "downloading", "progress_percent": 40}""")
+            .Produces<StatusReceipt>().Refuses(400, 401, 403, 404, 429);
     }
 
     private static async Task<IResult> CheckAsync(
@@ -159,7 +165,7 @@ public static class DeviceEndpoints
 
     /// <summary>The seed's status body; every field optional here so that a missing one is reported
     /// by name by the validator rather than as a generic binding error.</summary>
-    public sealed record StatusReportBody(string? DeviceId, string? FirmwareVersion, string? Status, int? ProgressPercent, string? ErrorMessage);
+    public sealed record StatusReportBody(string? DeviceId, string? FirmwareVersion, string? Status, int? ProgressPercent = null, string? ErrorMessage = null);
 
     /// <summary>Refuses a device past its request budget with 429 and Retry-After.</summary>
     private sealed class RateLimitFilter(Func<EndpointFilterInvocationContext, string?> deviceId) : IEndpointFilter

@@ -18,8 +18,10 @@ public static class HealthEndpoints
                     : null;
             var body = new HealthBody(report.Healthy ? "healthy" : "unhealthy", report.DatabaseReachable ? "reachable" : "unreachable", migrations, reason);
             return report.Healthy ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
-        }).AllowAnonymous();
+        }).AllowAnonymous().WithName("Health").WithTags("Health")
+            .Produces<HealthBody>().Produces<HealthBody>(StatusCodes.Status503ServiceUnavailable);
     }
 
-    private sealed record HealthBody(string Status, string Database, string Migrations, string? Reason);
+    /// <param name="Migrations">current, pending or unknown (the database does not answer).</param>
+    public sealed record HealthBody(string Status, string Database, string Migrations, string? Reason);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Paku.Ota.Api.Security;
@@ -10,22 +11,6 @@ public static class OpenApiSetup
 {
     public const string ApiKeyScheme = "ApiKey";
     public const string DeviceScheme = "DeviceCertificate";
-
-    /// <summary>Describes the JSON body of an endpoint that reads its body itself (field by field, to name a
-    /// bad field) as <typeparamref name="T"/>. Unlike <c>Accepts&lt;T&gt;</c> it adds no content-type
-    /// constraint, so a body sent with another content type is still read and answered field by field.</summary>
-    public static RouteHandlerBuilder DescribesJsonBody<T>(this RouteHandlerBuilder endpoint) =>
-        endpoint.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
-        {
-            operation.RequestBody = new OpenApiRequestBody
-            {
-                Required = true,
-                Content = new Dictionary<string, OpenApiMediaType>
-                {
-                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken) },
-                },
-            };
-        });
 
     public static IServiceCollection AddOtaOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(options =>
@@ -54,7 +39,19 @@ public static class OpenApiSetup
                 };
                 return Task.CompletedTask;
             });
-            options.AddOperationTransformer((operation, context, _) =>
+            // the web defaults would also read numbers from strings; the API's own parsers do not, so a
+            // number is declared as a number only
+            options.AddSchemaTransformer((schema, _, _) =>
+            {
+                if (schema.Type is { } type && (type & (JsonSchemaType.Integer | JsonSchemaType.Number)) != 0 && (type & JsonSchemaType.String) != 0)
+                {
+                    schema.Type = type & ~JsonSchemaType.String;
+                    schema.Pattern = null;
+                }
+
+                return Task.CompletedTask;
+            });
+            options.AddOperationTransformer(async (operation, context, cancellationToken) =>
             {
                 var path = context.Description.RelativePath ?? "";
                 var scheme = path.StartsWith("api/admin", StringComparison.Ordinal) ? ApiKeyScheme
@@ -65,7 +62,21 @@ public static class OpenApiSetup
                     operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme, context.Document)] = [] }];
                 }
 
-                return Task.CompletedTask;
+                if (context.Description.ActionDescriptor.EndpointMetadata.OfType<ApiDescription.RequestBody>().LastOrDefault() is { } body)
+                {
+                    // a named component, so that a generated client has a type named after the body
+                    var document = context.Document!;
+                    document.Components ??= new OpenApiComponents();
+                    document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+                    document.Components.Schemas[body.Type.Name] = await context.GetOrCreateSchemaAsync(body.Type, null, cancellationToken);
+                    var media = new OpenApiMediaType { Schema = new OpenApiSchemaReference(body.Type.Name, document) };
+                    if (body.ExampleJson is not null)
+                    {
+                        media.Example = JsonNode.Parse(body.ExampleJson);
+                    }
+
+                    operation.RequestBody = new OpenApiRequestBody { Required = body.Required, Content = new Dictionary<string, OpenApiMediaType> { [body.ContentType] = media } };
+                }
             });
         });
 }

@@ -1,17 +1,18 @@
 using System.Net;
 using Paku.Ota.Infrastructure.Certificates;
+using Paku.Ota.Infrastructure.Signing;
 
 namespace Paku.Ota.Api.Security;
 
 /// <summary>The development profile: on first run it makes a fleet CA, a server certificate, one
-/// device certificate and an admin API key under a git-ignored folder, and points the settings at
+/// device certificate, an admin API key and a firmware signing key pair under a git-ignored folder, and points the settings at
 /// them (settings given explicitly still win). Plain-HTTP device calls are allowed, as the seed's
 /// examples use http://localhost:8080.</summary>
 public static class DevelopmentProfile
 {
     public const string ExampleDeviceId = "esp32_001";
 
-    public sealed record Material(string Directory, string ApiKey, string DeviceCertificate, string DeviceKey, string CaCertificate);
+    public sealed record Material(string Directory, string ApiKey, string DeviceCertificate, string DeviceKey, string CaCertificate, string SigningKey);
 
     public static Material Apply(ConfigurationManager configuration, string contentRoot)
     {
@@ -27,6 +28,8 @@ public static class DevelopmentProfile
         var deviceCert = Path.Combine(directory, "devices", ExampleDeviceId + ".crt");
         var deviceKey = Path.Combine(directory, "devices", ExampleDeviceId + ".key");
         var apiKeyFile = Path.Combine(directory, "admin-api-key");
+        var signingKey = Path.Combine(directory, SigningKeyPair.PrivateFile);
+        var signingPublicKey = Path.Combine(directory, SigningKeyPair.PublicFile);
 
         var now = DateTimeOffset.UtcNow.AddMinutes(-5);
         if (!File.Exists(caCert) || !File.Exists(caKey))
@@ -52,6 +55,12 @@ public static class DevelopmentProfile
             FleetCertificates.WritePem(device, deviceCert, deviceKey);
         }
 
+        // uploads signed with signing.key (openssl dgst -sha256 -sign .local/dev/signing.key) verify against signing.pub
+        if (!File.Exists(signingKey) || !File.Exists(signingPublicKey))
+        {
+            SigningKeyPair.Write(directory);
+        }
+
         if (!File.Exists(apiKeyFile))
         {
             SecretFiles.WriteAllText(apiKeyFile, ApiKeys.NewKey() + "\n");
@@ -70,7 +79,10 @@ public static class DevelopmentProfile
         extra[$"Ota:ApiKeys:{keyCount}:Name"] = "development";
         extra[$"Ota:ApiKeys:{keyCount}:Hash"] = ApiKeys.Hash(apiKey);
         extra[$"Ota:ApiKeys:{keyCount}:Scope"] = "write";
+        var signingKeyCount = configuration.GetSection("Ota:Signing:PublicKeys").GetChildren().Count();
+        extra[$"Ota:Signing:PublicKeys:{signingKeyCount}:Id"] = "development";
+        extra[$"Ota:Signing:PublicKeys:{signingKeyCount}:Path"] = signingPublicKey;
         configuration.AddInMemoryCollection(extra);
-        return new Material(directory, apiKey, deviceCert, deviceKey, caCert);
+        return new Material(directory, apiKey, deviceCert, deviceKey, caCert, signingKey);
     }
 }

@@ -202,7 +202,9 @@ public sealed class DeviceIdentityFilter(Func<EndpointFilterInvocationContext, s
                 detail: $"Device authentication failed: {reason}.");
         }
 
-        if (options.AllowPlainHttp)
+        // plain HTTP only: over HTTPS (the device listener) a device shows its certificate even in development,
+        // so that trying the device listener without one behaves as it will in production
+        if (options.AllowPlainHttp && !http.Request.IsHttps)
         {
             http.Items[DeviceAuthentication.DeviceIdItem] = claimed;
             return (claimed is null ? null : await RefusedIfBlockedAsync(http, claimed)) ?? await next(context);

@@ -72,7 +72,7 @@ public static class ConsoleSetup
     public static WebApplication MapConsole(this WebApplication app)
     {
         app.MapGet(PathBase + "/assets/{file}", ConsoleAssets.Serve).AllowAnonymous().AdminSurfaceOnly().ExcludeFromDescription();
-        app.MapRazorPages().AdminSurfaceOnly().WithMetadata(new ConsolePage());
+        app.MapRazorPages().AdminSurfaceOnly().WithMetadata(new ConsolePage()).ExcludeFromDescription();
         app.Use(async (context, next) =>
         {
             if (context.GetEndpoint()?.Metadata.GetMetadata<ConsolePage>() is not null)

@@ -106,14 +106,15 @@ public sealed record RolloutProgress(
     decimal FailureRatePercent);
 
 /// <summary>A target filter as sent: either list may be missing.</summary>
-public sealed record TargetFilterInput(IReadOnlyList<string>? DeviceIds, IReadOnlyList<string>? Groups);
+public sealed record TargetFilterInput(IReadOnlyList<string>? DeviceIds = null, IReadOnlyList<string>? Groups = null);
 
 /// <summary>A failure threshold as sent: a missing part keeps its default (create) or its stored value (change).</summary>
-public sealed record FailureThresholdInput(decimal? Percent, int? MinimumAttempts);
+public sealed record FailureThresholdInput(decimal? Percent = null, int? MinimumAttempts = null);
 
 /// <summary>Attempt deadlines as sent, in minutes: a missing part keeps its default (create) or its stored value (change).</summary>
-public sealed record AttemptDeadlineInput(int? DownloadingMinutes, int? InstallingMinutes, int? SuccessMinutes)
+public sealed record AttemptDeadlineInput(int? DownloadingMinutes = null, int? InstallingMinutes = null, int? SuccessMinutes = null)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsEmpty => DownloadingMinutes is null && InstallingMinutes is null && SuccessMinutes is null;
 
     public IReadOnlyList<Domain.Rollouts.FieldError> Validate(Domain.Rollouts.AttemptDeadline current) =>

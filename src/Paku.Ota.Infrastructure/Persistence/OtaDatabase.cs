@@ -17,8 +17,21 @@ public static class OtaDatabase
     /// fail fast (and are answered 503) instead of piling up.</summary>
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
-        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        System.Data.Common.DbConnectionStringBuilder given;
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+            builder = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException e)
+        {
+            // the message names the bad keyword or value, never the password
+            throw new InvalidOperationException(
+                $"ConnectionStrings__{ConnectionStringName} is not a valid PostgreSQL connection string: {e.Message} " +
+                "(expected e.g. Host=127.0.0.1;Port=5432;Username=ota;Password=…;Database=ota).", e);
+        }
+
         if (!given.ContainsKey("Timeout"))
         {
             builder.Timeout = 5;

@@ -48,7 +48,7 @@ public sealed class CommandLineTests
         Assert.That(exit, Is.Zero, errors);
         Assert.That(output, Does.StartWith("usage: Paku.Ota.Api"));
         var verbs = output.Split('\n').Select(l => l.TrimStart().Split(' ')[0]).ToHashSet();
-        Assert.That(verbs, Is.SupersetOf(new[] { "serve", "migrate", "help", "ca-create", "cert-device", "cert-server", "hash-key", "Configuration" }),
+        Assert.That(verbs, Is.SupersetOf(new[] { "serve", "migrate", "help", "ca-create", "cert-device", "cert-server", "signing-key", "hash-key", "Configuration" }),
             "each verb, and the closing note, starts a line of its own");
     }
 

@@ -23,8 +23,9 @@ public sealed partial class KeyFileModeTests
         var trace = Traced("ca-create", "--out", $"{_dir}/ca");
         trace += Traced("cert-device", "--ca", $"{_dir}/ca", "--id", "esp32_042", "--out", $"{_dir}/devices");
         trace += Traced("cert-server", "--ca", $"{_dir}/ca", "--dns", "ota.example.com", "--out", $"{_dir}/server");
+        trace += Traced("signing-key", "--out", $"{_dir}/signing");
 
-        AssertOwnerOnly(trace, ["ca.key", "esp32_042.key", "server.key"], [$"{_dir}/ca", $"{_dir}/devices", $"{_dir}/server"]);
+        AssertOwnerOnly(trace, ["ca.key", "esp32_042.key", "server.key", "signing.key"], [$"{_dir}/ca", $"{_dir}/devices", $"{_dir}/server", $"{_dir}/signing"]);
     }
 
     [Test]
@@ -40,7 +41,7 @@ public sealed partial class KeyFileModeTests
             ["Ota__Https__Port"] = "0",
         }, $"{_dir}/dev/admin-api-key", "serve");
 
-        AssertOwnerOnly(trace, ["ca.key", "server.key", "esp32_001.key", "admin-api-key"], [$"{_dir}/dev", $"{_dir}/dev/devices"]);
+        AssertOwnerOnly(trace, ["ca.key", "server.key", "esp32_001.key", "signing.key", "admin-api-key"], [$"{_dir}/dev", $"{_dir}/dev/devices"]);
     }
 
     private static void AssertOwnerOnly(string trace, string[] secrets, string[] directories)

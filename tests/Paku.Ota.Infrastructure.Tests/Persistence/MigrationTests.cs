@@ -59,12 +59,19 @@ public sealed class MigrationTests
         });
     }
 
+    // Numbers handed to branches developed in parallel (phases, events, …): a branch may be merged before
+    // the scripts numbered below its own. Take a number out of here when its script is merged.
+    private static readonly int[] ReservedForOtherBranches = [5, 6, 7, 8];
+
     [Test]
     public void Migration_scripts_are_zero_padded_and_numbered_once_each()
     {
         // numbers are handed out to branches developed side by side, so a branch may skip some (0010
         // before 0005-0009 are merged); what must hold is the format and that no number is used twice
         var names = Directory.GetFiles(Path.Combine(RepoRoot(), "db", "migrations"), "*.sql").Select(Path.GetFileName).Order().ToArray();
+        var numbers = Enumerable.Range(1, names.Length + ReservedForOtherBranches.Length)
+            .Where(n => !ReservedForOtherBranches.Contains(n) || names.Any(name => name!.StartsWith($"{n:D4}_", StringComparison.Ordinal)))
+            .Take(names.Length).ToArray();
 
         Assert.That(names, Is.Not.Empty);
         Assert.That(names[0], Does.StartWith("0001_"));

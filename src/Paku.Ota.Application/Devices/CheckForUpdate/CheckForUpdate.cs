@@ -9,7 +9,11 @@ using Paku.Ota.Domain.Versions;
 namespace Paku.Ota.Application.Devices.CheckForUpdate;
 
 /// <summary>A device asks whether there is an update for it.</summary>
-public sealed record CheckForUpdate(string? DeviceId, string? DeviceModel, string? CurrentVersion) : IQuery<Result<UpdateCheckAnswer>>;
+public sealed record CheckForUpdate(string? DeviceId, string? DeviceModel, string? CurrentVersion) : IQuery<Result<UpdateCheckAnswer>>
+{
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+}
 
 /// <summary>The answer, field for field what the seed's device code reads.</summary>
 public sealed record UpdateCheckAnswer(

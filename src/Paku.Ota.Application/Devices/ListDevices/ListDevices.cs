@@ -10,6 +10,9 @@ namespace Paku.Ota.Application.Devices.ListDevices;
 public sealed record ListDevices(string? DeviceModel, string? Group, string? Version, string? Limit, string? Offset)
     : IQuery<Result<DevicePage>>
 {
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 

@@ -10,7 +10,11 @@ namespace Paku.Ota.Application.Firmware.GetFirmwareBinary;
 
 /// <summary>A device fetches a release's image. The model is the one asked for, else the one the
 /// device registered with, else the only model that has this version.</summary>
-public sealed record GetFirmwareBinary(string? Version, string? DeviceModel, string? DeviceId) : IQuery<Result<FirmwareBinary>>;
+public sealed record GetFirmwareBinary(string? Version, string? DeviceModel, string? DeviceId) : IQuery<Result<FirmwareBinary>>
+{
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+}
 
 /// <summary>The image to send: either <see cref="Image"/> (the service streams it; the caller disposes the
 /// lease once the response is written) or <see cref="OffloadedTo"/> (a signed link the device is redirected to).</summary>

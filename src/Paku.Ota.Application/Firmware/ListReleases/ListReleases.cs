@@ -8,6 +8,9 @@ namespace Paku.Ota.Application.Firmware.ListReleases;
 /// is the query text as sent, so a non-number is reported by name like any other bad value.</summary>
 public sealed record ListReleases(string? DeviceModel, string? Limit) : IQuery<Result<IReadOnlyList<ReleaseRecord>>>
 {
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
 

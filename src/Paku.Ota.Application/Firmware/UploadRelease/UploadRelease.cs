@@ -19,7 +19,11 @@ public sealed record UploadRelease(
     string? SkipImageCheck,
     UploadedImage? File,
     byte[]? Signature,
-    string? Actor) : ICommand<Result<ReleaseRecord>>;
+    string? Actor) : ICommand<Result<ReleaseRecord>>
+{
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+}
 
 /// <summary><c>Ota:Upload</c>.</summary>
 public sealed class UploadOptions

@@ -8,7 +8,11 @@ namespace Paku.Ota.Application.Firmware.WithdrawRelease;
 
 /// <summary>An admin withdraws a release: devices are no longer offered or served it, and the active
 /// rollouts that offer it are paused, saying why.</summary>
-public sealed record WithdrawRelease(string? DeviceModel, string? Version, string? Reason) : ICommand<Result<Withdrawal>>;
+public sealed record WithdrawRelease(string? DeviceModel, string? Version, string? Reason) : ICommand<Result<Withdrawal>>
+{
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+}
 
 public sealed class WithdrawReleaseHandler(IReleaseStore releases) : ICommandHandler<WithdrawRelease, Result<Withdrawal>>
 {

@@ -23,6 +23,9 @@ public sealed record CreateRollout(
     string Actor,
     IReadOnlyList<PhaseInput?>? Phases = null) : ICommand<Result<RolloutView>>
 {
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+
     public const int DefaultPercentage = 100;
 
     /// <summary>The percentage the rollout starts at: as sent, else the plan's first phase's, else 100.</summary>

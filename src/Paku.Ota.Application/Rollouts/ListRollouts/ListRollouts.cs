@@ -5,7 +5,11 @@ using Paku.Ota.Application.Common;
 namespace Paku.Ota.Application.Rollouts.ListRollouts;
 
 /// <summary>Every rollout (of one model, when given), newest first, each with its live progress.</summary>
-public sealed record ListRollouts(string? DeviceModel) : IQuery<Result<IReadOnlyList<RolloutView>>>;
+public sealed record ListRollouts(string? DeviceModel) : IQuery<Result<IReadOnlyList<RolloutView>>>
+{
+    /// <summary>The model in its one canonical form (<see cref="Domain.Devices.DeviceModel.Canonical"/>), whatever case was sent.</summary>
+    public string? DeviceModel { get; init; } = Domain.Devices.DeviceModel.Canonical(DeviceModel);
+}
 
 public sealed class ListRolloutsValidator : AbstractValidator<ListRollouts>
 {
