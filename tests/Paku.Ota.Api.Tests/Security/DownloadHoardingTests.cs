@@ -126,7 +126,10 @@ public sealed class DownloadHoardingTests
         });
         await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET {Download} HTTP/1.1\r\nHost: localhost\r\n\r\n"));
         await tls.FlushAsync();
-        await Task.Delay(100); // let the server take the slot before the next request
+        // the server takes the slot before its answer starts: wait for the answer's first byte, then read no
+        // more (a fixed pause was not always enough on a busy machine, and the next request then found a slot)
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await tls.ReadExactlyAsync(new byte[1], timeout.Token);
         return tls;
     }
 
