@@ -13,6 +13,7 @@ using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Caching;
+using Paku.Ota.Infrastructure.Events;
 using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Infrastructure.Persistence;
 using Paku.Ota.Infrastructure.Rollouts;
@@ -49,6 +50,15 @@ public static class DependencyInjection
         services.AddSingleton(configuration.GetSection("Ota:Metrics").Get<FleetGaugeOptions>() ?? new FleetGaugeOptions());
         services.AddSingleton<FleetGauges>();
         services.AddHostedService(sp => sp.GetRequiredService<FleetGauges>());
+
+        services.AddSingleton(sp => WebhookEndpoints.Load(
+            sp.GetRequiredService<IConfiguration>().GetSection("Ota:Webhooks").Get<WebhookOptions>() ?? new WebhookOptions()));
+        services.AddSingleton<RolloutEventOutbox>();
+        services.AddSingleton<RolloutEventStore>();
+        services.AddSingleton<Application.Rollouts.Events.IRolloutEventQueries>(sp => sp.GetRequiredService<RolloutEventStore>());
+        services.AddSingleton<RolloutCompletionStore>();
+        services.AddSingleton<WebhookSender>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
 
         services.AddSingleton<RolloutStore>();
         services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());

@@ -6,6 +6,7 @@ using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.ChangeRollout;
 using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Application.Rollouts.CreateRollout;
+using Paku.Ota.Application.Rollouts.Events;
 using Paku.Ota.Application.Rollouts.GetRollout;
 using Paku.Ota.Application.Rollouts.ListRollouts;
 
@@ -37,6 +38,8 @@ public static class AdminRolloutEndpoints
         admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
             .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
+        admin.MapGet("/rollout-events", ListEventsAsync).WithName("ListRolloutEvents")
+            .Produces<RolloutEventList>().ProducesProblem(StatusCodes.Status400BadRequest);
         admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
         return admin;
     }
@@ -113,6 +116,19 @@ public static class AdminRolloutEndpoints
         return result.ToHttp(rollouts => Results.Ok(new { rollouts }));
     }
 
+    private static async Task<IResult> ListEventsAsync(
+        [FromQuery(Name = "rollout")] string? rollout,
+        [FromQuery(Name = "kind")] string? kind,
+        [FromQuery(Name = "delivery_state")] string? deliveryState,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "before_id")] string? beforeId,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ListRolloutEvents(rollout, kind, deliveryState, limit, beforeId), cancellationToken);
+        return result.ToHttp(events => Results.Ok(new RolloutEventList(events)));
+    }
+
     private static async Task<IResult> GetAsync(string name, IMediator mediator, CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new GetRollout(name), cancellationToken);
@@ -157,4 +173,7 @@ public static class AdminRolloutEndpoints
     }
 
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+
+    /// <summary>The answer of GET /api/admin/rollout-events: newest first.</summary>
+    public sealed record RolloutEventList(IReadOnlyList<RolloutEventView> Events);
 }

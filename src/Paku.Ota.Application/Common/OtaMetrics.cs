@@ -14,6 +14,7 @@ public sealed class OtaMetrics
     private readonly Counter<long> _downloadBytes;
     private readonly Counter<long> _reports;
     private readonly Counter<long> _halts;
+    private readonly Counter<long> _webhooks;
 
     public OtaMetrics(IMeterFactory meters)
     {
@@ -23,6 +24,8 @@ public sealed class OtaMetrics
         _downloadBytes = _meter.CreateCounter<long>("ota.download.bytes", description: "Firmware bytes served, by model.");
         _reports = _meter.CreateCounter<long>("ota.status.reports", description: "Update statuses recorded (reported by devices or derived at check-in), by status.");
         _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold.");
+        _webhooks = _meter.CreateCounter<long>(
+            "ota.webhook.attempts", description: "Webhook delivery attempts of rollout events, by endpoint and outcome (delivered, failed, given_up, lease_lost).");
     }
 
     public void Checked(string model, string outcome) =>
@@ -38,4 +41,8 @@ public sealed class OtaMetrics
     public void StatusRecorded(string status) => _reports.Add(1, new KeyValuePair<string, object?>("status", status));
 
     public void RolloutHalted() => _halts.Add(1);
+
+    /// <param name="endpoint">A configured endpoint's name (bounded by configuration).</param>
+    public void WebhookAttempted(string endpoint, string outcome) =>
+        _webhooks.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
 }

@@ -3,6 +3,7 @@ using Dapper;
 using Npgsql;
 using Paku.Ota.Application.Firmware;
 using Paku.Ota.Domain.Versions;
+using Paku.Ota.Infrastructure.Events;
 using Paku.Ota.Infrastructure.Persistence;
 using Paku.Ota.Testing;
 
@@ -18,7 +19,7 @@ public sealed class ReleaseStoreTests
     public async Task CreateDatabase()
     {
         _db = await TestDatabase.CreateAsync("paku_test_firmware_store");
-        _store = new ReleaseStore(_db.DataSource);
+        _store = new ReleaseStore(_db.DataSource, new RolloutEventOutbox(WebhookEndpoints.Load(new WebhookOptions())));
     }
 
     [OneTimeTearDown]

@@ -1,6 +1,7 @@
 using Mediator;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 
 namespace Paku.Ota.Application.Rollouts.ChangeRollout;
 
@@ -37,6 +38,7 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             }
 
             var rollout = change.Rollout;
+            var (stateBefore, reasonBefore) = (rollout.State, rollout.PauseReason);
             if (command.TargetFilter is { } input)
             {
                 // Whether a filter fits depends on the stored target type, so this is checked here, not in the validator.
@@ -82,6 +84,11 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
                 case false:
                     rollout.Pause($"paused by {command.Actor}");
                     break;
+            }
+
+            if (RolloutEvent.ForOperatorChange(rollout, stateBefore, reasonBefore, command.Actor) is { } stateChanged)
+            {
+                change.Record(stateChanged);
             }
 
             await change.SaveAsync(cancellationToken);

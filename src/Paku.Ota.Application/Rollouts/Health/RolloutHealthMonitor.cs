@@ -3,6 +3,7 @@ using System.Text.Json;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Application.Rollouts.Health;
@@ -26,7 +27,8 @@ public interface IRolloutHealthStore
 /// other event that moved an attempt (a success that takes the attempts over the minimum halts the
 /// rollout too), and on a periodic sweep (which also catches what a replica that stopped never judged).
 /// A halt takes the rollout's row lock and goes through <see cref="Rollout.Halt"/>, so however many
-/// replicas decide at once, it is recorded, audited and counted once.</summary>
+/// replicas decide at once, it is recorded, audited, counted and told (a <c>rollout.halted</c> event in
+/// the outbox, written in the halt's transaction) once.</summary>
 public sealed class RolloutHealthMonitor(IRolloutHealthStore health, IRolloutStore rollouts, ICatalog catalog, OtaMetrics metrics)
 {
     public const string SweepTrigger = "sweep";
@@ -149,6 +151,7 @@ public sealed class RolloutHealthMonitor(IRolloutHealthStore health, IRolloutSto
             minimum_attempts = rollout.Threshold.MinimumAttempts,
             triggered_by = trigger,
         });
+        change.Record(RolloutEvent.Halted(rollout, figures.Counts, verdict, trigger));
         await change.SaveHaltAsync(details, cancellationToken);
         metrics.RolloutHalted();
         return true;
