@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Paku.Ota.Infrastructure.Events;
+using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Testing;
 
 namespace Paku.Ota.Api.Tests.Events;
@@ -124,6 +126,9 @@ public sealed class WebhookDeliveryTests
         Assert.That(deliveries["dead"].GetProperty("next_attempt_at").ValueKind, Is.EqualTo(JsonValueKind.String));
         Assert.That(meters.Sum("ota.webhook.attempts", ("endpoint", "ops"), ("outcome", "failed")), Is.EqualTo(3));
         Assert.That(meters.Sum("ota.webhook.attempts", ("endpoint", "ops"), ("outcome", "delivered")), Is.EqualTo(1));
+        await service.Services.GetRequiredService<FleetGauges>().RefreshAsync(CancellationToken.None);
+        Assert.That(meters.Gauge("ota.webhook.undelivered", ("endpoint", "dead"), ("state", "pending")), Is.EqualTo(1));
+        Assert.That(meters.Gauge("ota.webhook.undelivered", ("endpoint", "ops"), ("state", "pending")), Is.Null, "delivered");
         Assert.That(await admin.GetStringAsync("/metrics"), Does.Contain("ota_webhook_attempts_total"));
     }
 
