@@ -58,6 +58,8 @@ select r.id as rollout_id,
                                        and (d.metadata -> 'groups') ?| array(select jsonb_array_elements_text(coalesce(r.target_filter -> 'groups', '[]'::jsonb)))
                      else true
                  end
+             -- the same text is the same version: most devices of a nearly complete rollout skip the key
+             and d.current_firmware_version is distinct from r.firmware_version
              and case when r.allow_downgrade
                       then ota_semver_key(d.current_firmware_version) is distinct from ota_semver_key(r.firmware_version)
                       else ota_semver_key(d.current_firmware_version) < ota_semver_key(r.firmware_version)

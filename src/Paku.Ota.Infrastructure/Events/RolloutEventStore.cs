@@ -75,6 +75,18 @@ public sealed class RolloutEventStore(NpgsqlDataSource dataSource) : IRolloutEve
         return updated == 1;
     }
 
+    /// <summary>Hands a claimed delivery back without an outcome (the service is stopping mid-send), so
+    /// that the next replica or start sends it at once instead of after the lease.</summary>
+    public async Task ReleaseAsync(ClaimedDelivery claim, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update rollout_event_deliveries
+               set next_attempt_at = now(), lease_token = null, lease_until = null, last_error = 'interrupted: the sending service stopped'
+             where event_id = @eventId and endpoint = @endpoint and lease_token = @lease
+            """, new { eventId = claim.EventId, endpoint = claim.Endpoint, lease = claim.Lease }, cancellationToken: cancellationToken));
+    }
+
     public async Task<IReadOnlyList<RolloutEventView>> ListAsync(RolloutEventFilter filter, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -146,6 +145,21 @@ public sealed class WebhookSender : BackgroundService
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             error = $"no answer within {_endpoints.Options.TimeoutSeconds} s";
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stopping: hand the delivery back rather than leave it leased (best effort, briefly)
+            using var shortly = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                await _store.ReleaseAsync(claim, shortly.Token);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or OperationCanceledException)
+            {
+                _logger.LogInformation("Delivery of event {Event} to {Endpoint} stays leased until its lease ends: {Reason}", claim.EventId, claim.Endpoint, e.Message);
+            }
+
+            throw;
         }
 
         await RecordAsync(claim, delivered: false, status, error, cancellationToken);

@@ -154,6 +154,29 @@ public sealed class WebhookDeliveryTests
     }
 
     [Test]
+    public async Task A_service_stopped_while_a_receiver_is_still_answering_hands_the_delivery_back_for_the_next_one()
+    {
+        _receiver.Delay = TimeSpan.FromSeconds(8);
+        await using (var before = Service())
+        {
+            using var admin = before.CreateAdminClient();
+            await CreateAsync(admin, new { name = "v1.1.0-all", firmware_version = "1.1.0", device_model = "esp32", target_type = "all" });
+            await PatchAsync(admin, "v1.1.0-all", new { is_active = false });
+            await WaitForAsync(async () => await _fleet.ScalarAsync<long>("select count(*) from rollout_event_deliveries where endpoint = 'ops' and lease_token is not null") == 1,
+                "the delivery is claimed and being sent");
+        }
+
+        Assert.That(await _fleet.ScalarAsync<string>("select last_error from rollout_event_deliveries where endpoint = 'ops'"), Does.StartWith("interrupted"));
+        _receiver.Delay = TimeSpan.Zero;
+        var restarted = DateTime.UtcNow;
+        await using var after = Service();
+        await _receiver.WaitUntilAsync(r => r.Delivered.Any(d => d.Attempt == 2), "the restarted service sends it again");
+
+        Assert.That(DateTime.UtcNow - restarted, Is.LessThan(TimeSpan.FromSeconds(45)), "not after the 60 s lease");
+        Assert.That(await _fleet.ScalarAsync<string>("select state from rollout_event_deliveries where endpoint = 'ops'"), Is.EqualTo("delivered"));
+    }
+
+    [Test]
     public async Task Two_service_instances_deliver_every_event_once_and_never_send_one_event_at_the_same_time()
     {
         _receiver.Delay = TimeSpan.FromMilliseconds(150);
@@ -277,6 +300,16 @@ public sealed class WebhookDeliveryTests
     });
         _ = service.Services; // the host starts (and with it the sender) on first use
         return service;
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> done, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await done())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), what);
+            await Task.Delay(50);
+        }
     }
 
     private static async Task CreateAsync(HttpClient admin, object body)

@@ -114,6 +114,30 @@ public sealed class RolloutEventOutboxTests
     }
 
     [Test]
+    public async Task A_delivery_out_of_attempts_is_given_up_and_one_handed_back_is_due_at_once()
+    {
+        await using (var connection = await _db.DataSource.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await new RolloutEventOutbox(_endpoints).AppendAsync(connection, transaction, Paused(), CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+
+        var claims = await _events.ClaimAsync(_endpoints.Names, 10, TimeSpan.FromMinutes(5), CancellationToken.None);
+        var ops = claims.Single(c => c.Endpoint == "ops");
+        var audit = claims.Single(c => c.Endpoint == "audit");
+        Assert.That(await _events.FinishAsync(ops, delivered: false, 410, "HTTP 410 Gone", retryAfter: null, CancellationToken.None), Is.True);
+        await _events.ReleaseAsync(audit, CancellationToken.None);
+
+        var states = (await _events.ListAsync(new Application.Rollouts.Events.RolloutEventFilter(null, null, null, 10, null), CancellationToken.None))
+            .Single().Deliveries.ToDictionary(d => d.Endpoint);
+        Assert.That((states["ops"].State, states["ops"].LastStatus, states["ops"].LastError), Is.EqualTo(("given_up", (int?)410, "HTTP 410 Gone")));
+        Assert.That(states["ops"].NextAttemptAt, Is.Null, "a given-up delivery has no next try");
+        var again = await _events.ClaimAsync(_endpoints.Names, 10, TimeSpan.FromMinutes(5), CancellationToken.None);
+        Assert.That(again.Select(c => (c.Endpoint, c.Attempt)), Is.EqualTo(new[] { ("audit", 2) }), "handed back: due at once; given up: never again");
+    }
+
+    [Test]
     public async Task Deliveries_to_an_endpoint_that_is_no_longer_configured_stay_pending_and_are_not_claimed()
     {
         await using (var connection = await _db.DataSource.OpenConnectionAsync())
