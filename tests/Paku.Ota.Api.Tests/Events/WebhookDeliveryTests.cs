@@ -91,7 +91,8 @@ public sealed class WebhookDeliveryTests
         Assert.That(data.GetProperty("figures").GetProperty("failed").GetInt32(), Is.EqualTo(1));
         Assert.That(data.GetProperty("figures").GetProperty("failure_rate_percent").GetDecimal(), Is.EqualTo(50m));
         Assert.That(data.GetProperty("figures").GetProperty("threshold_percent").GetDecimal(), Is.EqualTo(10m));
-        Assert.That(data.GetProperty("triggered_by").GetString(), Is.EqualTo("dev1"));
+        // the failure's own judgement or the background pass over moved attempts (last moved: dev2) may halt it first
+        Assert.That(data.GetProperty("triggered_by").GetString(), Is.AnyOf("dev1", "dev2"));
         Assert.That(await _fleet.ScalarAsync<long>("select count(*) from rollout_events where kind = 'rollout.halted'"), Is.EqualTo(1));
     }
 

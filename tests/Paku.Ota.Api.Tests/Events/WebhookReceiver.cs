@@ -20,6 +20,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> _inFlight = new();
     private readonly ConcurrentDictionary<string, int> _seen = new();
     private int _mostInFlightOfOneEvent;
+    private int _generation;
 
     private WebhookReceiver(WebApplication app) => _app = app;
 
@@ -55,6 +56,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>Forgets what was received and answers 200 at once again.</summary>
     public void Reset()
     {
+        Interlocked.Increment(ref _generation); // a request of an earlier test still being answered is not recorded
         Requests.Clear();
         _seen.Clear();
         Answer = (_, _) => 200;
@@ -86,6 +88,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext http)
     {
+        var generation = Volatile.Read(ref _generation);
         var eventId = http.Request.Headers["Paku-Event-Id"].ToString();
         var now = _inFlight.AddOrUpdate(eventId, 1, (_, n) => n + 1);
         try
@@ -106,6 +109,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
             }
 
             var status = Answer(eventId, n);
+            if (generation != Volatile.Read(ref _generation))
+            {
+                http.Response.StatusCode = status;
+                return;
+            }
+
             Requests.Enqueue(new Received(
                 eventId, body.ToArray(), http.Request.Headers["Paku-Signature"].ToString(), http.Request.Headers["Paku-Event-Kind"].ToString(),
                 int.Parse(http.Request.Headers["Paku-Delivery-Attempt"].ToString(), System.Globalization.CultureInfo.InvariantCulture),
