@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices.CheckForUpdate;
 using Paku.Ota.Application.Rollouts.Health;
+using Paku.Ota.Application.Rollouts.Phases;
 using Paku.Ota.Application.Updates;
 
 namespace Paku.Ota.Application;
@@ -15,6 +16,7 @@ public static class DependencyInjection
     {
         services.AddValidatorsFromAssembly(typeof(DependencyInjection).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddSingleton<OtaMetrics>();
+        services.AddSingleton<RolloutPhaseAdvancer>();
         services.AddSingleton<RolloutHealthMonitor>();
         services.AddSingleton<AttemptTimeouts>();
         services.AddSingleton(checkInterval);

@@ -183,6 +183,36 @@ public sealed class JsonFields
             ? new JsonFields(value, Path(name) + ".", _nullIsAbsent, _problems)
             : null;
 
+    /// <summary>An array of objects, each read with the same rules; their problems are named
+    /// <c>name[i].field</c>. An element that is not an object is a problem and reads as null.</summary>
+    public IReadOnlyList<JsonFields?>? Objects(string name)
+    {
+        if (!TryGet(name, out var value) || !Expect(name, value, JsonValueKind.Array, "an array of objects"))
+        {
+            return null;
+        }
+
+        var objects = new List<JsonFields?>(value.GetArrayLength());
+        var index = 0;
+        foreach (var element in value.EnumerateArray())
+        {
+            var at = $"{name}[{index}]";
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                objects.Add(new JsonFields(element, Path(at) + ".", _nullIsAbsent, _problems));
+            }
+            else
+            {
+                Add(at, $"{Path(at)} must be an object, not {Describe(element)}.");
+                objects.Add(null);
+            }
+
+            index++;
+        }
+
+        return objects;
+    }
+
     private bool TryGet(string name, out JsonElement value)
     {
         if (!_values.TryGetValue(name, out value))

@@ -15,6 +15,7 @@ public sealed class OtaMetrics
     private readonly Counter<long> _reports;
     private readonly Counter<long> _halts;
     private readonly Counter<long> _webhooks;
+    private readonly Counter<long> _advances;
 
     public OtaMetrics(IMeterFactory meters)
     {
@@ -23,7 +24,8 @@ public sealed class OtaMetrics
         _downloads = _meter.CreateCounter<long>("ota.downloads", description: "Firmware downloads started, by model.");
         _downloadBytes = _meter.CreateCounter<long>("ota.download.bytes", description: "Firmware bytes served, by model.");
         _reports = _meter.CreateCounter<long>("ota.status.reports", description: "Update statuses recorded (reported by devices or derived at check-in), by status.");
-        _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold.");
+        _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold or a phase's failure gate.");
+        _advances = _meter.CreateCounter<long>("ota.rollout.phase.advances", description: "Phased rollouts moved to their next phase, by trigger (automatic when the gates passed, manual by an operator).");
         _webhooks = _meter.CreateCounter<long>(
             "ota.webhook.attempts", description: "Webhook delivery attempts of rollout events, by endpoint and outcome (delivered, failed, given_up, lease_lost).");
     }
@@ -45,4 +47,6 @@ public sealed class OtaMetrics
     /// <param name="endpoint">A configured endpoint's name (bounded by configuration).</param>
     public void WebhookAttempted(string endpoint, string outcome) =>
         _webhooks.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void PhaseAdvanced(string trigger) => _advances.Add(1, new KeyValuePair<string, object?>("trigger", trigger));
 }

@@ -14,7 +14,7 @@ namespace Paku.Ota.Infrastructure.Persistence;
 /// <summary>Rollouts: created whole, changed under a row lock, and read with their progress counted
 /// from rollout_devices in the same statement. Every write moves the catalog generation (trigger), so
 /// other replicas reload their catalog within seconds.</summary>
-public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox outbox) : IRolloutStore, IRolloutQueries
+public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time, RolloutEventOutbox outbox) : IRolloutStore, IRolloutQueries
 {
     private const string SelectViews = """
         select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
@@ -22,6 +22,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
                r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
                r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
                r.created_by, r.created_at, r.updated_at,
+               r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by, h.confirmed as health_confirmed,
                p.targeted, p.offered, p.downloading, p.installing, p.reported_success, p.confirmed, p.failed, p.rolled_back,
                h.timed_out, h.state, h.attempts,
                coalesce(round(100.0 * h.failures / nullif(h.attempts, 0), 2), 0) as failure_rate_percent
@@ -47,7 +48,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
         select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
                r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
-               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes
+               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
+               r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by
         from rollouts r
         join firmware_releases fr on fr.id = r.release_id
         where r.name = @name
@@ -75,11 +77,13 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
             insert into rollouts (name, release_id, firmware_version, device_model, target_type, target_filter,
                                   rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
                                   failure_min_attempts, pause_reason, created_by,
-                                  deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes)
+                                  deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes,
+                                  phase_plan, phase_index, phase_started_at, phase_held_by)
             select @name, fr.id, fr.version, fr.device_model, @targetType, @filter::jsonb,
                    @percentage, @isActive, @allowDowngrade, @thresholdPercent,
                    @thresholdAttempts, @pauseReason, @createdBy,
-                   @downloadingMinutes, @installingMinutes, @successMinutes
+                   @downloadingMinutes, @installingMinutes, @successMinutes,
+                   @phasePlan::jsonb, @phaseIndex, @phaseStartedAt, @phaseHeldBy
             from firmware_releases fr
             where fr.id = @releaseId
             on conflict (name) do nothing
@@ -99,6 +103,10 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
             downloadingMinutes = (int)rollout.Deadline.Downloading.TotalMinutes,
             installingMinutes = (int)rollout.Deadline.Installing.TotalMinutes,
             successMinutes = (int)rollout.Deadline.Success.TotalMinutes,
+            phasePlan = rollout.Phasing is { } phasing ? PhasePlanJson.ToJson(phasing.Plan) : null,
+            phaseIndex = rollout.Phasing?.Index ?? 0,
+            phaseStartedAt = rollout.Phasing?.StartedAt,
+            phaseHeldBy = rollout.Phasing?.HeldBy,
         }, transaction, cancellationToken: cancellationToken));
         if (inserted != 1)
         {
@@ -208,7 +216,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
             row.name, row.device_model, FirmwareVersion.Parse(row.version), type, CatalogReader.ParseFilter(row.target_filter),
             row.rollout_percentage, row.is_active, row.allow_downgrade,
             new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted,
-            AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes));
+            AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes),
+            PhasePlanJson.Phasing(row.phase_plan, row.phase_index, row.phase_started_at, row.phase_held_by));
     }
 
     /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>
@@ -220,7 +229,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
         _ => throw new InvalidOperationException($"rollout_health has an unknown state '{state}'"),
     };
 
-    private static RolloutView ToView(ViewRow r)
+    private RolloutView ToView(ViewRow r)
     {
         var filter = CatalogReader.ParseFilter(r.target_filter);
         var shownFilter = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -242,13 +251,19 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
             haltDetails = document.RootElement.Clone();
         }
 
+        var threshold = new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts);
+        var phases = PhasePlanJson.Phasing(r.phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by) is { } phasing
+            ? PhasesView.Of(phasing, new RolloutCounts(r.attempts, r.failed, r.rolled_back, r.timed_out, r.health_confirmed), threshold,
+                ParseState(r.state), time.GetUtcNow())
+            : null;
         return new RolloutView(
             r.name, r.firmware_version, r.device_model, r.target_type, shownFilter, r.rollout_percentage, r.is_active, r.allow_downgrade,
             new FailureThresholdView(Normalised(r.failure_threshold_percent), r.failure_min_attempts),
             new AttemptDeadlineView(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
             state, r.pause_reason, Utc(r.halted_at), haltDetails, r.release_withdrawn, r.created_by, Utc(r.created_at), Utc(r.updated_at),
             new RolloutProgress(r.targeted, r.offered, r.downloading, r.installing, r.reported_success, r.confirmed, r.failed, r.rolled_back,
-                r.timed_out, r.attempts, Normalised(r.failure_rate_percent)));
+                r.timed_out, r.attempts, Normalised(r.failure_rate_percent)),
+            phases);
     }
 
     // numeric(5,2) reads back as 5.00; show 5.
@@ -273,6 +288,28 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
 
         public async Task SaveAsync(CancellationToken cancellationToken)
         {
+            await UpdateAsync(cancellationToken);
+            await CommitAsync(cancellationToken);
+        }
+
+        public async Task SaveAdvanceAsync(string actor, string detailsJson, CancellationToken cancellationToken)
+        {
+            if (Rollout.Phasing is not { } phasing)
+            {
+                throw new InvalidOperationException($"Rollout '{Rollout.Name}' has no plan of phases.");
+            }
+
+            await UpdateAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition("""
+                insert into audit_log (actor, action, target, outcome, details)
+                values (@actor, 'rollout.phase_advance', @name, @outcome, @details::jsonb);
+                """, new { actor, name = Rollout.Name, outcome = $"advanced to phase {phasing.Index + 1}", details = detailsJson },
+                transaction, cancellationToken: cancellationToken));
+            await CommitAsync(cancellationToken);
+        }
+
+        private async Task UpdateAsync(CancellationToken cancellationToken)
+        {
             // A halt's time and details stay while the rollout is halted and go when it resumes, so that
             // the threshold can halt it again (RolloutHealthMonitor halts only rollouts that are not halted).
             await connection.ExecuteAsync(new CommandDefinition("""
@@ -288,6 +325,10 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
                        deadline_downloading_minutes = @downloadingMinutes,
                        deadline_installing_minutes = @installingMinutes,
                        deadline_success_minutes = @successMinutes,
+                       phase_plan = @phasePlan::jsonb,
+                       phase_index = @phaseIndex,
+                       phase_started_at = @phaseStartedAt,
+                       phase_held_by = @phaseHeldBy,
                        updated_at = now()
                  where id = @id
                 """, new
@@ -303,8 +344,11 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
                 downloadingMinutes = (int)Rollout.Deadline.Downloading.TotalMinutes,
                 installingMinutes = (int)Rollout.Deadline.Installing.TotalMinutes,
                 successMinutes = (int)Rollout.Deadline.Success.TotalMinutes,
+                phasePlan = Rollout.Phasing is { } phasing ? PhasePlanJson.ToJson(phasing.Plan) : null,
+                phaseIndex = Rollout.Phasing?.Index ?? 0,
+                phaseStartedAt = Rollout.Phasing?.StartedAt,
+                phaseHeldBy = Rollout.Phasing?.HeldBy,
             }, transaction, cancellationToken: cancellationToken));
-            await CommitAsync(cancellationToken);
         }
 
         public async Task SaveHaltAsync(string detailsJson, CancellationToken cancellationToken)
@@ -346,13 +390,15 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, RolloutEventOutbox
 
     private sealed record StoredRow(long id, string name, string device_model, string version, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
-        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes);
+        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
+        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by);
 
     private sealed record ViewRow(string name, string firmware_version, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
         int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
         string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
         string? created_by, DateTime created_at, DateTime updated_at,
+        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by, int health_confirmed,
         int targeted, int offered, int downloading, int installing, int reported_success, int confirmed, int failed, int rolled_back,
         int timed_out, string state, int attempts, decimal failure_rate_percent);
 #pragma warning restore IDE1006, SA1300

@@ -254,6 +254,41 @@ public sealed class WebhookDeliveryTests
         Assert.That(resumed.RootElement.GetProperty("data").GetProperty("actor").GetString(), Is.EqualTo("test-writer"));
     }
 
+    [Test]
+    public async Task Each_phase_advance_automatic_or_manual_is_told_once_in_the_advance_s_transaction()
+    {
+        const string name = "v1.1.0-phased";
+        await using var service = Service();
+        using var admin = service.CreateAdminClient();
+        using var devices = service.CreateClient();
+        await CreateAsync(admin, new
+        {
+            name, firmware_version = "1.1.0", device_model = "esp32", target_type = "canary",
+            phases = new object[] { new { percentage = 10, min_confirmed = 1 }, new { percentage = 50 }, new { percentage = 100 } },
+        });
+        var first = Enumerable.Range(0, 500).Select(i => $"esp32_{i:D3}").First(d => Domain.Rollouts.PercentageBucket.Includes(name, d, 10));
+
+        await CheckAsync(devices, first);
+        await ReportAsync(devices, first, "downloading");
+        await ReportAsync(devices, first, "success");
+        await CheckAsync(devices, first, "1.1.0");
+        await _receiver.WaitUntilAsync(r => r.Delivered.Count(d => d.Kind == "rollout.phase_advanced") == 1, "the automatic advance is delivered");
+        var manual = await admin.PostAsync($"/api/admin/rollout/{name}/advance", null);
+        Assert.That(manual.StatusCode, Is.EqualTo(HttpStatusCode.OK), await manual.Content.ReadAsStringAsync());
+        await _receiver.WaitUntilAsync(r => r.Delivered.Count(d => d.Kind == "rollout.phase_advanced") == 2, "the manual advance is delivered");
+        await Task.Delay(1000); // several sweeps: nothing advances twice
+
+        var advances = _receiver.Delivered.Where(d => d.Kind == "rollout.phase_advanced")
+            .Select(d => JsonDocument.Parse(d.Body).RootElement.GetProperty("data")).ToList();
+        Assert.That(advances.Select(a => (a.GetProperty("from_phase").GetInt32(), a.GetProperty("to_phase").GetInt32(), a.GetProperty("phases").GetInt32(),
+                a.GetProperty("percentage").GetInt32(), a.GetProperty("trigger").GetString(), a.GetProperty("actor").GetString())),
+            Is.EqualTo(new[] { (1, 2, 3, 50, "automatic", "system"), (2, 3, 3, 100, "manual", "test-writer") }));
+        Assert.That(advances[0].GetProperty("reach").GetString(), Does.Contain("50"));
+        Assert.That(advances[0].GetProperty("reason").GetString(), Is.Not.Empty);
+        Assert.That(await _fleet.ScalarAsync<long>("select count(*) from rollout_events where kind = 'rollout.phase_advanced'"),
+            Is.EqualTo(await _fleet.ScalarAsync<long>("select count(*) from audit_log where action = 'rollout.phase_advance'")), "one event per audited advance");
+    }
+
     [TestCase("limit=abc", "limit")]
     [TestCase("limit=0", "limit")]
     [TestCase("before_id=-3", "before_id")]

@@ -31,7 +31,7 @@ public sealed class RolloutEventOutboxTests
                 new WebhookEndpointOptions { Name = "audit", Url = "http://127.0.0.1:9/audit", Secret = "fedcba9876543210fedc" },
             ],
         });
-        _rollouts = new RolloutStore(_db.DataSource, new RolloutEventOutbox(_endpoints));
+        _rollouts = new RolloutStore(_db.DataSource, TimeProvider.System, new RolloutEventOutbox(_endpoints));
         _events = new RolloutEventStore(_db.DataSource);
     }
 

@@ -36,7 +36,8 @@ public sealed record HaltFigures(
 /// payload's snake_case keys; each record is part of schema <see cref="RolloutEvent.SchemaVersion"/>.</summary>
 public abstract record RolloutEventData;
 
-public sealed record HaltedData(string Reason, HaltFigures Figures, string TriggeredBy) : RolloutEventData;
+/// <param name="Phase">For a phased rollout halted by its current phase's failure gate: that phase (1-based); otherwise null.</param>
+public sealed record HaltedData(string Reason, HaltFigures Figures, string TriggeredBy, int? Phase = null) : RolloutEventData;
 
 /// <param name="Actor">The API key that paused it; null when withdrawing its release paused it.</param>
 public sealed record PausedData(string Reason, string? Actor) : RolloutEventData;
@@ -47,7 +48,10 @@ public sealed record CompletedData(int Confirmed, int Attempts) : RolloutEventDa
 
 public sealed record RollbackStartedData(string RollbackRollout, string ToVersion, int Devices, string Actor) : RolloutEventData;
 
-public sealed record PhaseAdvancedData(int FromPhase, int ToPhase, int Percentage, string Reason) : RolloutEventData;
+/// <param name="Reach">The new phase's reach as the plan says it (a percentage, or groups).</param>
+/// <param name="Trigger">automatic (its gates passed) or manual (an operator advanced it).</param>
+public sealed record PhaseAdvancedData(
+    int FromPhase, int ToPhase, int Phases, string Reach, int Percentage, string Trigger, string Actor, string Reason) : RolloutEventData;
 
 /// <summary>One event of one rollout, before the outbox gives it an id and a time. The names of
 /// a rollout and the version it offers travel with every event, so a receiver needs no lookup.</summary>
@@ -96,8 +100,28 @@ public sealed record RolloutEvent(RolloutEventKind Kind, string RolloutName, str
     public static RolloutEvent Completed(string rolloutName, string deviceModel, string firmwareVersion, int confirmed, int attempts) =>
         new(RolloutEventKind.Completed, rolloutName, deviceModel, firmwareVersion, new CompletedData(confirmed, attempts));
 
-    public static RolloutEvent PhaseAdvanced(Rollout rollout, int fromPhase, int toPhase, string reason) =>
-        Of(RolloutEventKind.PhaseAdvanced, rollout, new PhaseAdvancedData(fromPhase, toPhase, rollout.Percentage, reason));
+    /// <summary>A phased rollout moved to its next phase (<see cref="Rollout.AdvancePhase"/> already ran).</summary>
+    /// <param name="fromIndex">The phase it left, 0-based as in <see cref="RolloutPhasing.Index"/>.</param>
+    public static RolloutEvent PhaseAdvanced(Rollout rollout, int fromIndex, string trigger, string actor, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        var phasing = rollout.Phasing ?? throw new ArgumentException($"Rollout '{rollout.Name}' has no plan of phases.", nameof(rollout));
+        return Of(RolloutEventKind.PhaseAdvanced, rollout, new PhaseAdvancedData(
+            fromIndex + 1, phasing.Index + 1, phasing.Plan.Count, phasing.Current.Reach, rollout.Percentage, trigger, actor, reason));
+    }
+
+    /// <summary>A phased rollout halted by its current phase's failure gate (<see cref="Rollout.Halt"/> already ran).</summary>
+    public static RolloutEvent HaltedByPhaseGate(Rollout rollout, RolloutCounts counts, PhaseDecision decision, decimal maxFailurePercent, string triggeredBy)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        ArgumentNullException.ThrowIfNull(counts);
+        ArgumentNullException.ThrowIfNull(decision);
+        var phasing = rollout.Phasing ?? throw new ArgumentException($"Rollout '{rollout.Name}' has no plan of phases.", nameof(rollout));
+        var figures = new HaltFigures(
+            counts.Attempts, counts.Failed, counts.RolledBack, counts.TimedOut, Math.Round(RolloutHealth.FailureRatePercent(counts), 2),
+            maxFailurePercent, rollout.Threshold.MinimumAttempts);
+        return Of(RolloutEventKind.Halted, rollout, new HaltedData(decision.Reason, figures, triggeredBy, phasing.Index + 1));
+    }
 
     private static RolloutEvent Of(RolloutEventKind kind, Rollout rollout, RolloutEventData data) =>
         new(kind, rollout.Name, rollout.DeviceModel, rollout.Version.ToString(), data);
