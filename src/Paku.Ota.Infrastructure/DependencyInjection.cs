@@ -15,6 +15,7 @@ using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Infrastructure.Artifacts;
 using Paku.Ota.Infrastructure.Caching;
+using Paku.Ota.Infrastructure.Events;
 using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Infrastructure.Persistence;
 using Paku.Ota.Infrastructure.Rollouts;
@@ -65,6 +66,15 @@ public static class DependencyInjection
         services.AddSingleton<FleetGauges>();
         services.AddHostedService(sp => sp.GetRequiredService<FleetGauges>());
 
+        services.AddSingleton(sp => WebhookEndpoints.Load(
+            sp.GetRequiredService<IConfiguration>().GetSection("Ota:Webhooks").Get<WebhookOptions>() ?? new WebhookOptions()));
+        services.AddSingleton<RolloutEventOutbox>();
+        services.AddSingleton<RolloutEventStore>();
+        services.AddSingleton<Application.Rollouts.Events.IRolloutEventQueries>(sp => sp.GetRequiredService<RolloutEventStore>());
+        services.AddSingleton<RolloutCompletionStore>();
+        services.AddSingleton<WebhookSender>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
+
         services.AddSingleton<RolloutStore>();
         services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
@@ -81,7 +91,7 @@ public static class DependencyInjection
         services.AddSingleton<IReleaseStore>(sp =>
         {
             var stores = sp.GetRequiredService<ArtifactStores>();
-            return new ReleaseStore(sp.GetRequiredService<NpgsqlDataSource>(), stores.UploadsGoTo == ArtifactStoreKind.Directory ? stores.Directory : null);
+            return new ReleaseStore(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<RolloutEventOutbox>(), stores.UploadsGoTo == ArtifactStoreKind.Directory ? stores.Directory : null);
         });
         services.AddSingleton(sp => (sp.GetRequiredService<IConfiguration>().GetSection("Ota:Upload").Get<UploadOptions>() ?? new UploadOptions()).Validated());
         services.AddSingleton<ISignatureVerifier>(sp =>

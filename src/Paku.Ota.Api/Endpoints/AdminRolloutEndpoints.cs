@@ -6,6 +6,7 @@ using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.ChangeRollout;
 using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Application.Rollouts.CreateRollout;
+using Paku.Ota.Application.Rollouts.Events;
 using Paku.Ota.Application.Rollouts.GetRollout;
 using Paku.Ota.Application.Rollouts.ListRollouts;
 using Paku.Ota.Application.Rollouts.Phases;
@@ -55,6 +56,8 @@ public static class AdminRolloutEndpoints
             .AdminWrite("rollout.release_hold").WithName("ReleaseRolloutPhaseHold")
             .ReadsNoBody().Produces<RolloutView>().Refuses(400, 404, 409);
         admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts").Produces<RolloutList>().Refuses(400);
+        admin.MapGet("/rollout-events", ListEventsAsync).WithName("ListRolloutEvents")
+            .Produces<RolloutEventList>().Refuses(400);
         admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().Refuses(400, 404);
         return admin;
     }
@@ -143,6 +146,19 @@ public static class AdminRolloutEndpoints
     {
         var result = await mediator.Send(new ListRollouts(deviceModel), cancellationToken);
         return result.ToHttp(rollouts => Results.Ok(new RolloutList(rollouts)));
+    }
+
+    private static async Task<IResult> ListEventsAsync(
+        [FromQuery(Name = "rollout")] string? rollout,
+        [FromQuery(Name = "kind")] string? kind,
+        [FromQuery(Name = "delivery_state")] string? deliveryState,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "before_id")] string? beforeId,
+        IMediator mediator,
+        CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new ListRolloutEvents(rollout, kind, deliveryState, limit, beforeId), cancellationToken);
+        return result.ToHttp(events => Results.Ok(new RolloutEventList(events)));
     }
 
     private static async Task<IResult> GetAsync(string name, IMediator mediator, CancellationToken cancellationToken)
@@ -242,4 +258,7 @@ public static class AdminRolloutEndpoints
         decimal? MaxFailurePercent = null, int? MinSoakSeconds = null);
 
     public sealed record RolloutList(IReadOnlyList<RolloutView> Rollouts);
+
+    /// <summary>The answer of GET /api/admin/rollout-events: newest first.</summary>
+    public sealed record RolloutEventList(IReadOnlyList<RolloutEventView> Events);
 }

@@ -14,6 +14,7 @@ public sealed class OtaMetrics
     private readonly Counter<long> _downloadBytes;
     private readonly Counter<long> _reports;
     private readonly Counter<long> _halts;
+    private readonly Counter<long> _webhooks;
     private readonly Counter<long> _advances;
 
     public OtaMetrics(IMeterFactory meters)
@@ -25,6 +26,8 @@ public sealed class OtaMetrics
         _reports = _meter.CreateCounter<long>("ota.status.reports", description: "Update statuses recorded (reported by devices or derived at check-in), by status.");
         _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold or a phase's failure gate.");
         _advances = _meter.CreateCounter<long>("ota.rollout.phase.advances", description: "Phased rollouts moved to their next phase, by trigger (automatic when the gates passed, manual by an operator).");
+        _webhooks = _meter.CreateCounter<long>(
+            "ota.webhook.attempts", description: "Webhook delivery attempts of rollout events, by endpoint and outcome (delivered, failed, given_up, lease_lost).");
     }
 
     public void Checked(string model, string outcome) =>
@@ -40,6 +43,10 @@ public sealed class OtaMetrics
     public void StatusRecorded(string status) => _reports.Add(1, new KeyValuePair<string, object?>("status", status));
 
     public void RolloutHalted() => _halts.Add(1);
+
+    /// <param name="endpoint">A configured endpoint's name (bounded by configuration).</param>
+    public void WebhookAttempted(string endpoint, string outcome) =>
+        _webhooks.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
 
     public void PhaseAdvanced(string trigger) => _advances.Add(1, new KeyValuePair<string, object?>("trigger", trigger));
 }

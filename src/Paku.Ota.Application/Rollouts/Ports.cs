@@ -1,4 +1,5 @@
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Application.Rollouts;
@@ -12,8 +13,9 @@ public interface IRolloutStore
     /// <summary>The model's release with this version by SemVer precedence (build metadata ignored), or null.</summary>
     Task<RolloutRelease?> FindReleaseAsync(string model, FirmwareVersion version, CancellationToken cancellationToken);
 
-    /// <summary>Stores a new rollout; false when the name is already taken (nothing is written then).</summary>
-    Task<bool> AddAsync(Rollout rollout, long releaseId, string createdBy, CancellationToken cancellationToken);
+    /// <summary>Stores a new rollout, and <paramref name="rolloutEvent"/> (if any) in the same transaction;
+    /// false when the name is already taken (nothing is written then).</summary>
+    Task<bool> AddAsync(Rollout rollout, long releaseId, string createdBy, RolloutEvent? rolloutEvent, CancellationToken cancellationToken);
 
     /// <summary>Loads and locks the named rollout, or returns null when there is none.</summary>
     Task<IRolloutChange?> OpenAsync(string name, CancellationToken cancellationToken);
@@ -26,6 +28,10 @@ public interface IRolloutStore
 public interface IRolloutChange : IAsyncDisposable
 {
     Rollout Rollout { get; }
+
+    /// <summary>An event the change causes: written to the outbox by the save, in its transaction, so it
+    /// exists exactly when the change committed.</summary>
+    void Record(RolloutEvent rolloutEvent);
 
     Task SaveAsync(CancellationToken cancellationToken);
 

@@ -40,6 +40,8 @@ public sealed class FleetGauges : BackgroundService
             description: "Unix time of the last status change of any device in an active rollout.");
         _meter.CreateObservableGauge("ota.devices.unseen.after.update", () => _figures.UnseenAfterUpdate,
             description: "Devices that reported a successful update and have not been seen for 24 hours.");
+        _meter.CreateObservableGauge("ota.webhook.undelivered", () => _figures.Undelivered,
+            description: "Rollout event deliveries not (yet) accepted by their webhook endpoint, by endpoint and state (pending, given_up).");
         _meter.CreateObservableGauge("ota.firmware.storage", () => _figures.StorageBytes, unit: "By", description: "Bytes of stored firmware images.");
     }
 
@@ -63,6 +65,7 @@ public sealed class FleetGauges : BackgroundService
              group by r.name, r.updated_at;
             select count(*)::bigint from devices where update_status = 'success' and last_seen < now() - interval '24 hours';
             select coalesce(sum(size_bytes), 0)::bigint from firmware_binaries;
+            select endpoint, state, count(*)::bigint from rollout_event_deliveries where state <> 'delivered' group by 1, 2;
             """, cancellationToken: cancellationToken));
         var devices = (await grid.ReadAsync<(string Model, string Version, long N)>())
             .Select(d => new Measurement<long>(d.N, new("model", d.Model), new("version", d.Version))).ToArray();
@@ -78,7 +81,9 @@ public sealed class FleetGauges : BackgroundService
             .Select(r => new Measurement<double>(r.At, new KeyValuePair<string, object?>("rollout", r.Name))).ToArray();
         var unseen = await grid.ReadSingleAsync<long>();
         var storage = await grid.ReadSingleAsync<long>();
-        _figures = new Figures(devices, active, byState, rolloutDevices, ratios, progress, unseen, storage);
+        var undelivered = (await grid.ReadAsync<(string Endpoint, string State, long N)>())
+            .Select(u => new Measurement<long>(u.N, new("endpoint", u.Endpoint), new("state", u.State))).ToArray();
+        _figures = new Figures(devices, active, byState, rolloutDevices, ratios, progress, unseen, storage, undelivered);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -112,8 +117,9 @@ public sealed class FleetGauges : BackgroundService
         Measurement<double>[] FailureRatios,
         Measurement<double>[] LastProgress,
         long UnseenAfterUpdate,
-        long StorageBytes)
+        long StorageBytes,
+        Measurement<long>[] Undelivered)
     {
-        public static Figures None { get; } = new([], 0, [], [], [], [], 0, 0);
+        public static Figures None { get; } = new([], 0, [], [], [], [], 0, 0, []);
     }
 }

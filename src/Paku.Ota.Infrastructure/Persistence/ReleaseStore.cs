@@ -2,15 +2,17 @@ using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 using Paku.Ota.Application.Firmware;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Versions;
 using Paku.Ota.Infrastructure.Artifacts;
+using Paku.Ota.Infrastructure.Events;
 
 namespace Paku.Ota.Infrastructure.Persistence;
 
 /// <summary>Releases and their images. Listing and lookups read <c>firmware_releases</c> only; every
 /// distinct image has one row in <c>firmware_binaries</c>, holding its bytes or, with a
 /// <paramref name="directory"/> to upload to, naming the directory store that holds them.</summary>
-public sealed class ReleaseStore(NpgsqlDataSource dataSource, DirectoryArtifactStore? directory = null) : IReleaseStore
+public sealed class ReleaseStore(NpgsqlDataSource dataSource, RolloutEventOutbox outbox, DirectoryArtifactStore? directory = null) : IReleaseStore
 {
     private const string UniqueVersionConstraint = "firmware_releases_model_version_key";
 
@@ -130,14 +132,20 @@ public sealed class ReleaseStore(NpgsqlDataSource dataSource, DirectoryArtifactS
             return null;
         }
 
-        var paused = await connection.QueryAsync<string>(new CommandDefinition("""
+        var paused = (await connection.QueryAsync<(string Name, string Model, string Version)>(new CommandDefinition("""
             update rollouts
                set is_active = false, pause_reason = @pauseReason, updated_at = now()
              where release_id = @releaseId and is_active
-            returning name
-            """, new { releaseId, pauseReason }, transaction, cancellationToken: cancellationToken));
+            returning name, device_model, firmware_version
+            """, new { releaseId, pauseReason }, transaction, cancellationToken: cancellationToken))).OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
+        foreach (var rollout in paused)
+        {
+            await outbox.AppendAsync(
+                connection, transaction, RolloutEvent.PausedByWithdrawal(rollout.Name, rollout.Model, rollout.Version, pauseReason), cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
-        return new Withdrawal(row.ToRecord(), paused.Order(StringComparer.Ordinal).ToList());
+        return new Withdrawal(row.ToRecord(), [.. paused.Select(p => p.Name)]);
     }
 
 #pragma warning disable IDE1006 // column-named row for Dapper

@@ -4,7 +4,9 @@ using Npgsql;
 using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Updates;
+using Paku.Ota.Infrastructure.Events;
 using Paku.Ota.Domain.Versions;
 
 namespace Paku.Ota.Infrastructure.Persistence;
@@ -12,7 +14,7 @@ namespace Paku.Ota.Infrastructure.Persistence;
 /// <summary>Rollouts: created whole, changed under a row lock, and read with their progress counted
 /// from rollout_devices in the same statement. Every write moves the catalog generation (trigger), so
 /// other replicas reload their catalog within seconds.</summary>
-public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time) : IRolloutStore, IRolloutQueries
+public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time, RolloutEventOutbox outbox) : IRolloutStore, IRolloutQueries
 {
     private const string SelectViews = """
         select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
@@ -66,9 +68,11 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time)
             : new RolloutRelease(row.id, row.device_model, FirmwareVersion.Parse(row.version), Utc(row.withdrawn_at), row.withdrawn_reason);
     }
 
-    public async Task<bool> AddAsync(Rollout rollout, long releaseId, string createdBy, CancellationToken cancellationToken)
+    public async Task<bool> AddAsync(
+        Rollout rollout, long releaseId, string createdBy, RolloutEvent? rolloutEvent, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = await connection.ExecuteAsync(new CommandDefinition("""
             insert into rollouts (name, release_id, firmware_version, device_model, target_type, target_filter,
                                   rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
@@ -103,8 +107,19 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time)
             phaseIndex = rollout.Phasing?.Index ?? 0,
             phaseStartedAt = rollout.Phasing?.StartedAt,
             phaseHeldBy = rollout.Phasing?.HeldBy,
-        }, cancellationToken: cancellationToken));
-        return inserted == 1;
+        }, transaction, cancellationToken: cancellationToken));
+        if (inserted != 1)
+        {
+            return false;
+        }
+
+        if (rolloutEvent is not null)
+        {
+            await outbox.AppendAsync(connection, transaction, rolloutEvent, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     public async Task<IRolloutChange?> OpenAsync(string name, CancellationToken cancellationToken)
@@ -122,7 +137,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time)
                 return null;
             }
 
-            return new Change(connection, transaction, row.id, Restore(row));
+            return new Change(connection, transaction, outbox, row.id, Restore(row));
         }
         catch
         {
@@ -258,14 +273,23 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time)
 
     private static DateTimeOffset? Utc(DateTime? value) => value is { } v ? Utc(v) : null;
 
-    private sealed class Change(NpgsqlConnection connection, NpgsqlTransaction transaction, long id, Rollout rollout) : IRolloutChange
+    private sealed class Change(NpgsqlConnection connection, NpgsqlTransaction transaction, RolloutEventOutbox outbox, long id, Rollout rollout)
+        : IRolloutChange
     {
+        private readonly List<RolloutEvent> _events = [];
+
         public Rollout Rollout { get; } = rollout;
+
+        public void Record(RolloutEvent rolloutEvent)
+        {
+            ArgumentNullException.ThrowIfNull(rolloutEvent);
+            _events.Add(rolloutEvent);
+        }
 
         public async Task SaveAsync(CancellationToken cancellationToken)
         {
             await UpdateAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await CommitAsync(cancellationToken);
         }
 
         public async Task SaveAdvanceAsync(string actor, string detailsJson, CancellationToken cancellationToken)
@@ -281,7 +305,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time)
                 values (@actor, 'rollout.phase_advance', @name, @outcome, @details::jsonb);
                 """, new { actor, name = Rollout.Name, outcome = $"advanced to phase {phasing.Index + 1}", details = detailsJson },
                 transaction, cancellationToken: cancellationToken));
-            await transaction.CommitAsync(cancellationToken);
+            await CommitAsync(cancellationToken);
         }
 
         private async Task UpdateAsync(CancellationToken cancellationToken)
@@ -341,6 +365,16 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time)
                 insert into audit_log (actor, action, target, outcome, details)
                 values ('system', 'rollout.halt', @name, 'halted', @details::jsonb || jsonb_build_object('reason', @reason::text));
                 """, new { id, name = Rollout.Name, reason = Rollout.PauseReason, details = detailsJson }, transaction, cancellationToken: cancellationToken));
+            await CommitAsync(cancellationToken);
+        }
+
+        private async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            foreach (var rolloutEvent in _events)
+            {
+                await outbox.AppendAsync(connection, transaction, rolloutEvent, cancellationToken);
+            }
+
             await transaction.CommitAsync(cancellationToken);
         }
 

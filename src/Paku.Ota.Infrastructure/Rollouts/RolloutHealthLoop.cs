@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
+using Paku.Ota.Infrastructure.Events;
 
 namespace Paku.Ota.Infrastructure.Rollouts;
 
@@ -10,15 +11,17 @@ public sealed class RolloutHealthOptions
     /// <summary>How often the rollouts whose attempts moved are judged (one query for all of them).</summary>
     public double EvaluateSeconds { get; set; } = 1;
 
-    /// <summary>How often stuck attempts are timed out and every rollout whose attempts moved since it last changed is judged.</summary>
+    /// <summary>How often stuck attempts are timed out, every rollout whose attempts moved since it last changed is judged,
+    /// and completed rollouts are recorded.</summary>
     public double SweepSeconds { get; set; } = 60;
 }
 
 /// <summary>Runs <see cref="RolloutHealthMonitor"/>'s passes: the rollouts that moved since the last
-/// pass, and the periodic sweep, which first times out stuck attempts (<see cref="AttemptTimeouts"/>).
+/// pass, and the periodic sweep, which first times out stuck attempts (<see cref="AttemptTimeouts"/>) and
+/// then records the rollouts that completed (<see cref="RolloutCompletionStore"/>).
 /// Off the request path, so a check or report never waits for a count.</summary>
 public sealed class RolloutHealthLoop(
-    RolloutHealthMonitor monitor, AttemptTimeouts timeouts, RolloutHealthOptions options, TimeProvider time, ILogger<RolloutHealthLoop> logger)
+    RolloutHealthMonitor monitor, AttemptTimeouts timeouts, RolloutCompletionStore completions, RolloutHealthOptions options, TimeProvider time, ILogger<RolloutHealthLoop> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -40,6 +43,11 @@ public sealed class RolloutHealthLoop(
                     }
 
                     halted = [.. halted, .. await monitor.SweepAsync(stoppingToken)];
+                    foreach (var name in await completions.RecordCompletionsAsync(stoppingToken))
+                    {
+                        logger.LogInformation("Rollout {Rollout} completed: every device it targets runs its release", name);
+                    }
+
                     lastSweep = time.GetUtcNow();
                 }
 

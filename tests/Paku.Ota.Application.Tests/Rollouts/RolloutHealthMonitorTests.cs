@@ -6,6 +6,7 @@ using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Rollouts.Phases;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
 
@@ -104,6 +105,9 @@ public sealed class RolloutHealthMonitorTests
         Assert.That(rollout.State, Is.EqualTo(RolloutState.Halted));
         Assert.That(rollout.PauseReason, Is.EqualTo("halted: 2 of 20 attempts failed or rolled back (10 %), above the 5 % threshold"));
         await _change.Received(1).SaveHaltAsync(Arg.Is<string>(d => d.Contains("\"triggered_by\":\"dev07\"") && d.Contains("\"attempts\":20")), Arg.Any<CancellationToken>());
+        _change.Received(1).Record(Arg.Is<RolloutEvent>(e =>
+            e.Kind == RolloutEventKind.Halted && ((HaltedData)e.Data).Reason == rollout.PauseReason &&
+            ((HaltedData)e.Data).Figures.Attempts == 20 && ((HaltedData)e.Data).Figures.Failed == 2 && ((HaltedData)e.Data).TriggeredBy == "dev07"));
         _catalog.Received(1).Invalidate();
     }
 
@@ -116,6 +120,7 @@ public sealed class RolloutHealthMonitorTests
         await _monitor.AfterCommitAsync(Id, Failure(), "dev07", CancellationToken.None);
 
         await _change.DidNotReceive().SaveHaltAsync(Arg.Any<string>(), Arg.Any<CancellationToken>());
+        _change.DidNotReceive().Record(Arg.Any<RolloutEvent>());
         _catalog.DidNotReceive().Invalidate();
     }
 

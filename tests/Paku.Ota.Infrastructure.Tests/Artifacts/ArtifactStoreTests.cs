@@ -1,3 +1,4 @@
+using Paku.Ota.Infrastructure.Events;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Dapper;
@@ -16,6 +17,8 @@ namespace Paku.Ota.Infrastructure.Tests.Artifacts;
 [NonParallelizable]
 public sealed class ArtifactStoreTests
 {
+    private static readonly RolloutEventOutbox Outbox = new(WebhookEndpoints.Load(new WebhookOptions()));
+
     private TestDatabase _db = null!;
     private string _root = null!;
     private DirectoryArtifactStore _directory = null!;
@@ -87,7 +90,7 @@ public sealed class ArtifactStoreTests
     [Test]
     public async Task An_upload_to_the_directory_store_keeps_the_row_and_only_the_file_holds_the_bytes()
     {
-        var store = new ReleaseStore(_db.DataSource, _directory);
+        var store = new ReleaseStore(_db.DataSource, Outbox, _directory);
         var image = FleetData.Image(20_000);
 
         await store.CreateAsync(Release("1.0.0", image), CancellationToken.None);
@@ -103,8 +106,8 @@ public sealed class ArtifactStoreTests
     {
         var inDatabase = FleetData.Image(3000, seed: 1);
         var inDirectory = FleetData.Image(3000, seed: 2);
-        await new ReleaseStore(_db.DataSource).CreateAsync(Release("1.0.0", inDatabase), CancellationToken.None);
-        await new ReleaseStore(_db.DataSource, _directory).CreateAsync(Release("1.1.0", inDirectory), CancellationToken.None);
+        await new ReleaseStore(_db.DataSource, Outbox).CreateAsync(Release("1.0.0", inDatabase), CancellationToken.None);
+        await new ReleaseStore(_db.DataSource, Outbox, _directory).CreateAsync(Release("1.1.0", inDirectory), CancellationToken.None);
         var cache = Cache(maxBytes: 1 << 20);
 
         using (var a = await cache.AcquireAsync(Sha(inDatabase), CancellationToken.None))
@@ -115,7 +118,7 @@ public sealed class ArtifactStoreTests
         }
 
         var damaged = FleetData.Image(3000, seed: 3);
-        await new ReleaseStore(_db.DataSource, _directory).CreateAsync(Release("1.2.0", damaged), CancellationToken.None);
+        await new ReleaseStore(_db.DataSource, Outbox, _directory).CreateAsync(Release("1.2.0", damaged), CancellationToken.None);
         File.WriteAllBytes(Path.Combine(_root, Sha(damaged)[..2], Sha(damaged)), inDatabase);
         await Assert.ThrowsAsync<CorruptArtifactException>(async () => await cache.AcquireAsync(Sha(damaged), CancellationToken.None));
         Assert.That(await cache.AcquireAsync(Sha(FleetData.Image(10, seed: 9)), CancellationToken.None), Is.Null, "an image nobody stored");
@@ -127,7 +130,7 @@ public sealed class ArtifactStoreTests
         // 64 KiB image, 16 KiB budget: it is never cached between downloads, yet while any download holds it
         // every other download gets that same array, not a copy of its own
         var image = FleetData.Image(64 * 1024);
-        await new ReleaseStore(_db.DataSource).CreateAsync(Release("1.0.0", image), CancellationToken.None);
+        await new ReleaseStore(_db.DataSource, Outbox).CreateAsync(Release("1.0.0", image), CancellationToken.None);
         var cache = Cache(maxBytes: 16 * 1024);
 
         var first = await cache.AcquireAsync(Sha(image), CancellationToken.None);
@@ -152,7 +155,7 @@ public sealed class ArtifactStoreTests
     {
         var a = FleetData.Image(10_000, seed: 1);
         var b = FleetData.Image(10_000, seed: 2);
-        var store = new ReleaseStore(_db.DataSource);
+        var store = new ReleaseStore(_db.DataSource, Outbox);
         await store.CreateAsync(Release("1.0.0", a), CancellationToken.None);
         await store.CreateAsync(Release("1.1.0", b), CancellationToken.None);
         var cache = Cache(maxBytes: 15_000); // room for one of them
@@ -171,7 +174,7 @@ public sealed class ArtifactStoreTests
     public async Task Moving_to_the_directory_and_back_verifies_every_copy_and_running_it_again_moves_nothing()
     {
         var images = Enumerable.Range(1, 3).Select(i => FleetData.Image(5000 + i, seed: i)).ToArray();
-        var store = new ReleaseStore(_db.DataSource);
+        var store = new ReleaseStore(_db.DataSource, Outbox);
         for (var i = 0; i < images.Length; i++)
         {
             await store.CreateAsync(Release($"1.{i}.0", images[i]), CancellationToken.None);

@@ -3,6 +3,7 @@ using Dapper;
 using Npgsql;
 using Paku.Ota.Application.Firmware;
 using Paku.Ota.Domain.Versions;
+using Paku.Ota.Infrastructure.Events;
 using Paku.Ota.Infrastructure.Persistence;
 using Paku.Ota.Testing;
 
@@ -18,7 +19,7 @@ public sealed class ReleaseStoreTests
     public async Task CreateDatabase()
     {
         _db = await TestDatabase.CreateAsync("paku_test_firmware_store");
-        _store = new ReleaseStore(_db.DataSource);
+        _store = new ReleaseStore(_db.DataSource, new RolloutEventOutbox(WebhookEndpoints.Load(new WebhookOptions())));
     }
 
     [OneTimeTearDown]
@@ -124,6 +125,9 @@ public sealed class ReleaseStoreTests
         await using var check = await _db.DataSource.OpenConnectionAsync();
         var rollouts = (await check.QueryAsync<(string, bool, string?)>("select name, is_active, pause_reason from rollouts order by name")).ToList();
         Assert.That(rollouts, Is.EqualTo(new[] { ("a", false, (string?)"release 1.0.0 withdrawn: why"), ("b", false, (string?)null), ("c", true, (string?)null) }));
+        var events = (await check.QueryAsync<(string, string, string)>("select rollout_name, kind, data::text from rollout_events")).ToList();
+        Assert.That(events, Is.EqualTo(new[] { ("a", "rollout.paused", """{"actor": null, "reason": "release 1.0.0 withdrawn: why"}""") }),
+            "the pause is told, in the withdrawal's transaction, for the rollout it paused only");
     }
 
     private static NewRelease Release(string version, byte[] image, string model = "esp32") => new(

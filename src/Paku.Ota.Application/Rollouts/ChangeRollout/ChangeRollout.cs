@@ -1,6 +1,7 @@
 using Mediator;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 
 namespace Paku.Ota.Application.Rollouts.ChangeRollout;
 
@@ -40,6 +41,7 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             }
 
             var rollout = change.Rollout;
+            var (stateBefore, reasonBefore) = (rollout.State, rollout.PauseReason);
             if (command.Phases is { } phases)
             {
                 // as the filter: whether a plan fits depends on the stored target type and reach
@@ -109,6 +111,11 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
                 case false:
                     rollout.Pause($"paused by {command.Actor}");
                     break;
+            }
+
+            if (RolloutEvent.ForOperatorChange(rollout, stateBefore, reasonBefore, command.Actor) is { } stateChanged)
+            {
+                change.Record(stateChanged);
             }
 
             await change.SaveAsync(cancellationToken);

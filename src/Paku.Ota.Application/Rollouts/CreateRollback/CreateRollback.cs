@@ -2,6 +2,7 @@ using FluentValidation;
 using Mediator;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Application.Rollouts.CreateRollback;
@@ -59,7 +60,8 @@ public sealed class CreateRollbackHandler(IRolloutStore rollouts, IRolloutQuerie
             return Error.Conflict($"The rollback of rollout '{name}' cannot be created: " + string.Join("; ", creation.Errors.Select(e => $"{e.Field}: {e.Message}")));
         }
 
-        if (!await rollouts.AddAsync(creation.Rollout, previous.Id, command.Actor, cancellationToken))
+        var started = RolloutEvent.RollbackStarted(bad, creation.Rollout, devices.Count, command.Actor);
+        if (!await rollouts.AddAsync(creation.Rollout, previous.Id, command.Actor, started, cancellationToken))
         {
             return Error.Conflict($"A rollout named '{name}{Suffix}' already exists; pause or look at it instead.");
         }

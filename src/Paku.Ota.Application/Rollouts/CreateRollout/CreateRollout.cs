@@ -78,7 +78,7 @@ public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             rollout.Pause($"created paused by {command.Actor}");
         }
 
-        if (!await rollouts.AddAsync(rollout, release.Id, command.Actor, cancellationToken))
+        if (!await rollouts.AddAsync(rollout, release.Id, command.Actor, rolloutEvent: null, cancellationToken))
         {
             return Error.Conflict($"A rollout named '{rollout.Name}' already exists; rollout names are unique.");
         }

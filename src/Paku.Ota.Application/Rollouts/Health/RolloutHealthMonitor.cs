@@ -4,6 +4,7 @@ using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Rollouts.Phases;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Application.Rollouts.Health;
@@ -29,7 +30,8 @@ public interface IRolloutHealthStore
 /// other event that moved an attempt (a success that takes the attempts over the minimum halts the
 /// rollout too), and on a periodic sweep (which also catches what a replica that stopped never judged).
 /// A halt takes the rollout's row lock and goes through <see cref="Rollout.Halt"/>, so however many
-/// replicas decide at once, it is recorded, audited and counted once. A phased rollout that does not halt
+/// replicas decide at once, it is recorded, audited, counted and told (a <c>rollout.halted</c> event in
+/// the outbox, written in the halt's transaction) once. A phased rollout that does not halt
 /// by its threshold is then judged by its current phase's gates (<see cref="RolloutPlan.Decide"/>): it
 /// advances (through <see cref="RolloutPhaseAdvancer"/>) or halts on its failure gate, again under the row
 /// lock and only if it is still in the phase the figures were read for, so a phase advances once.</summary>
@@ -159,6 +161,7 @@ public sealed class RolloutHealthMonitor(
             minimum_attempts = rollout.Threshold.MinimumAttempts,
             triggered_by = trigger,
         });
+        change.Record(RolloutEvent.Halted(rollout, figures.Counts, verdict, trigger));
         await change.SaveHaltAsync(details, cancellationToken);
         metrics.RolloutHalted();
         return true;
@@ -209,7 +212,9 @@ public sealed class RolloutHealthMonitor(
                     max_failure_percent = decision.Gates.Single(g => g.Gate == GateCheck.MaxFailurePercent).Required,
                     triggered_by = trigger,
                 });
-                await change!.SaveHaltAsync(details, cancellationToken);
+                change!.Record(RolloutEvent.HaltedByPhaseGate(
+                    rollout, figures.Counts, decision, decision.Gates.Single(g => g.Gate == GateCheck.MaxFailurePercent).Required, trigger));
+                await change.SaveHaltAsync(details, cancellationToken);
                 metrics.RolloutHalted();
                 return true;
 

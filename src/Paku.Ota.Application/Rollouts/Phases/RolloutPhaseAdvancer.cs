@@ -2,14 +2,15 @@ using System.Text.Json;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Domain.Rollouts;
+using Paku.Ota.Domain.Rollouts.Events;
 
 namespace Paku.Ota.Application.Rollouts.Phases;
 
 /// <summary>The one place a phased rollout moves to its next phase, whether its gates passed (the health
 /// monitor, actor "system") or an operator advanced it by hand: the rollout (locked by its
 /// <see cref="IRolloutChange"/>) advances through <see cref="Rollout.AdvancePhase"/>, the change and its
-/// audit entry (action <c>rollout.phase_advance</c>, with the gates' figures) are saved in one
-/// transaction, the advance is counted (<c>ota.rollout.phase.advances</c>) and the catalog reloads.</summary>
+/// audit entry (action <c>rollout.phase_advance</c>, with the gates' figures) and its
+/// <c>rollout.phase_advanced</c> event are saved in one transaction, the advance is counted (<c>ota.rollout.phase.advances</c>) and the catalog reloads.</summary>
 public sealed class RolloutPhaseAdvancer(ICatalog catalog, OtaMetrics metrics, TimeProvider time)
 {
     public const string Automatic = "automatic";
@@ -34,6 +35,7 @@ public sealed class RolloutPhaseAdvancer(ICatalog catalog, OtaMetrics metrics, T
             reason = decision.Reason,
             gates = decision.Gates.Select(g => new { gate = g.Gate, met = g.Met, required = g.Required, actual = g.Actual, detail = g.Detail }),
         });
+        change.Record(RolloutEvent.PhaseAdvanced(rollout, from.Index, trigger, actor, decision.Reason));
         await change.SaveAdvanceAsync(actor, details, cancellationToken);
         metrics.PhaseAdvanced(trigger);
         catalog.Invalidate();
