@@ -231,11 +231,6 @@ done
 
 # ---- HAProxy ---------------------------------------------------------------------------------------
 mkdir -p "$topo_state/haproxy"
-# what a device hears when no replica is up (TLS-terminating frontend): problem+json with Retry-After
-printf '%s\r\n' 'HTTP/1.1 503 Service Unavailable' 'Content-Type: application/problem+json' 'Retry-After: 5' \
-  'Cache-Control: no-store' 'Connection: close' '' \
-  '{"type":"https://tools.ietf.org/html/rfc9110#section-15.6.4","title":"Service unavailable","status":503,"detail":"No service replica is available; try again shortly."}' \
-  >"$topo_state/haproxy/503.http"
 {
   cat <<CFG
 # written by deploy/local/up.sh
@@ -300,7 +295,8 @@ backend replicas_http
   # a request a killed replica never answered is sent to another one (a repeated status report is
   # stored twice at worst, never lost)
   retry-on conn-failure empty-response junk-response
-  errorfile 503 $topo_state/haproxy/503.http
+  # what a device hears when no replica is up: problem+json with Retry-After (shared with compose)
+  errorfile 503 $topo_repo/deploy/haproxy/503.http
 CFG
   for n in $(seq 1 "$topo_replicas"); do
     echo "  server r$n 127.0.0.1:$(port_http "$n") check"
