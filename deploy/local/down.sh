@@ -6,6 +6,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stop_pid "$topo_state/haproxy/haproxy.pid" TERM
+stop_pid "$topo_state/nginx/nginx.pid" TERM
 for dir in "$topo_state"/replica*; do
   [ -d "$dir" ] && stop_pid "$dir/pid" TERM
 done
@@ -15,6 +16,7 @@ for n in 2 1; do [ "$n" != "$primary" ] && stop_pg_node "$n"; done
 [ -n "$primary" ] && stop_pg_node "$primary"
 stop_pid "$topo_state/etcd.pid" TERM
 if [ "${1:-}" = --purge ]; then
+  [ -s "$topo_state/pg-base" ] && rm -rf "$(cat "$topo_state/pg-base")"
   rm -rf "$topo_state"
   topo_say "stopped; removed $topo_state"
 else

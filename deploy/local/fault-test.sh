@@ -16,7 +16,7 @@ if ! "$here/up.sh"; then
   trap '"$here/down.sh" >/dev/null 2>&1' EXIT
   exit 1
 fi
-[ $# -gt 0 ] || set -- --devices 16 --period 3 --settle 12
+[ $# -gt 0 ] || set -- --devices 16 --period 4 --settle 12
 # bounded: the test's own deadlines add up to well under this
 timeout 1500 /usr/bin/python3 "$here/faulttest.py" "$@"
 status=$?

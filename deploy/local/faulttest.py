@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 
@@ -146,7 +147,7 @@ class Device(threading.Thread):
         self.conn = None
         self.gave_up = None
 
-    def request(self, kind, method, path, body=None, headers=None, deadline=180):
+    def request(self, kind, method, path, body=None, headers=None, deadline=180, redirect_ok=False):
         """One request, tried again after a 503 + Retry-After or a broken connection, until it is answered
         or the deadline passes. Returns (status, headers, body) of the answer that ended it."""
         first = time.monotonic()
@@ -164,7 +165,7 @@ class Device(threading.Thread):
                 self.ledger.attempt(start, kind, "retried-connection", type(e).__name__)
                 wait = 0.5
             else:
-                if 200 <= response.status < 300:
+                if 200 <= response.status < 300 or (redirect_ok and response.status in (302, 307)):
                     self.ledger.attempt(start, kind, "ok")
                     return response.status, response, data
                 retry_after = response.getheader("Retry-After")
@@ -180,6 +181,23 @@ class Device(threading.Thread):
             if time.monotonic() - first > deadline:
                 raise RequestFailed(f"{kind}: not answered within {deadline} s")
             time.sleep(wait)
+
+    def offloaded(self, location, headers):
+        url = urllib.parse.urlsplit(location)
+        start = time.monotonic()
+        cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        conn = cls(url.hostname, url.port, timeout=60)
+        try:
+            conn.request("GET", f"{url.path}?{url.query}", headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.ledger.attempt(start, "offloaded", "failed", f"{location}: {type(e).__name__}")
+            raise RequestFailed(f"offloaded download from {location}: {e}")
+        finally:
+            conn.close()
+        self.ledger.attempt(start, "offloaded", "ok" if response.status == 206 else "failed", f"{response.status}")
+        return response.status, data
 
     def close(self):
         if self.conn is not None:
@@ -205,8 +223,12 @@ class Device(threading.Thread):
                 offer = json.loads(body)
                 if offer.get("update_available"):
                     offset = random.randrange(0, len(self.image) - self.CHUNK)
-                    status, response, data = self.request("download", "GET", offer["download_url"], headers={
-                        "Range": f"bytes={offset}-{offset + self.CHUNK - 1}"})
+                    wanted = {"Range": f"bytes={offset}-{offset + self.CHUNK - 1}"}
+                    status, response, data = self.request("download", "GET", offer["download_url"], headers=wanted,
+                                                          redirect_ok=True)
+                    if status in (302, 307):
+                        # offloaded: the bytes come from nginx at a signed, expiring link
+                        status, data = self.offloaded(response.getheader("Location", ""), wanted)
                     if status != 206 or data != self.image[offset:offset + self.CHUNK]:
                         self.ledger.attempt(began, "download", "failed", f"{status}: the bytes differ from the image")
                         raise RequestFailed(f"download: {status}, {len(data)} bytes that differ from the image")

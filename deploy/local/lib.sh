@@ -62,7 +62,9 @@ wait_for() {
 http_ok() { curl -fsS -o /dev/null --max-time 5 "$1"; }
 
 # ---- PostgreSQL nodes (Patroni) --------------------------------------------------------------------
-pg_dir() { echo "$topo_state/pg$1"; }
+# the PostgreSQL nodes live under the state folder, or where up.sh put them when the postgres user
+# cannot reach it (a checkout under /root, say): the folder named in <state>/pg-base
+pg_dir() { echo "$(cat "$topo_state/pg-base" 2>/dev/null || echo "$topo_state")/pg$1"; }
 
 start_pg_node() {
   local n=$1 dir

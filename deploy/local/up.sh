@@ -22,6 +22,10 @@ command -v haproxy >/dev/null || need+=(haproxy)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x "$topo_pg_bin/initdb" ] || need+=(postgresql-15)
+# nginx serves the offloaded downloads (deploy/nginx, secure_link)
+offload=0
+[ -x "$topo_repo/deploy/nginx/render.sh" ] && [ "${PAKU_TOPO_OFFLOAD:-1}" = 1 ] && offload=1
+[ "$offload" = 0 ] || [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     topo_say "missing ${need[*]}; install them (Debian: apt-get install ${need[*]}) or run as root"
@@ -49,6 +53,13 @@ if [ ! -s "$topo_state/etcd.pid" ] && [ ! -s "$(pg_dir 1)/patroni.pid" ]; then
   done
 fi
 
+# PostgreSQL runs as postgres, which must reach its data folders
+if [ "$(id -u)" = 0 ] && [ ! -s "$topo_state/pg-base" ] && ! runuser -u postgres -- test -x "$topo_state"; then
+  pg_base=/tmp/paku-topology-$(printf '%s' "$topo_state" | sha256sum | cut -c1-12)
+  topo_say "the postgres user cannot reach $topo_state; the PostgreSQL nodes live in $pg_base"
+  mkdir -p "$pg_base" && chmod 755 "$pg_base" && echo "$pg_base" >"$topo_state/pg-base"
+fi
+
 # ---- build the service once ----------------------------------------------------------------------
 if [ "${PAKU_TOPO_NO_BUILD:-}" != 1 ] || [ ! -f "$topo_state/app/Paku.Ota.Api.dll" ]; then
   topo_say "building the service (Release) into $topo_state/app"
@@ -61,7 +72,7 @@ secrets=$topo_state/secrets
 mkdir -p "$secrets" && chmod 700 "$secrets"
 [ -f "$secrets/ca.crt" ] || ota ca-create --out "$secrets" --name "Paku OTA topology fleet CA" >&2
 [ -f "$secrets/server.crt" ] || ota cert-server --ca "$secrets" --dns localhost --ip 127.0.0.1 --out "$secrets" >&2
-for name in pg-superuser-password pg-replication-password pg-app-password; do
+for name in pg-superuser-password pg-replication-password pg-app-password offload-secret; do
   [ -s "$secrets/$name" ] || openssl rand -hex 24 >"$secrets/$name"
 done
 if [ ! -s "$secrets/admin-api-key" ]; then
@@ -194,6 +205,19 @@ SQL
 psql_primary -d postgres -qAt -c "select 1 from pg_database where datname = 'paku'" | grep -q 1 ||
   psql_primary -d postgres -q -c "create database paku owner paku"
 
+# ---- nginx for offloaded downloads ---------------------------------------------------------------
+if [ "$offload" = 1 ]; then
+  mkdir -p "$topo_state/artifacts" "$topo_state/nginx"
+  "$topo_repo/deploy/nginx/render.sh" "$topo_state/nginx" "127.0.0.1:$port_nginx" "$topo_state/artifacts" \
+    "$secrets/offload-secret" >/dev/null
+  if ! pid_alive "$topo_state/nginx/nginx.pid"; then
+    topo_say "starting nginx for offloaded downloads on 127.0.0.1:$port_nginx"
+    setsid nginx -c "$topo_state/nginx/nginx.conf" -p "$topo_state/nginx" -e "$topo_state/nginx/error.log" \
+      >>"$topo_state/nginx/nginx.log" 2>&1 </dev/null &
+  fi
+  wait_for 30 "nginx to listen" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port_nginx"
+fi
+
 # ---- the service's settings (one file, read by every replica and the migration) -------------------
 hosts="127.0.0.1:$(port_pg 1),127.0.0.1:$(port_pg 2)"
 cat >"$topo_state/service.env" <<ENV
@@ -216,6 +240,17 @@ Ota__ApiKeys__0__Name=topology-admin
 Ota__ApiKeys__0__Hash=$(cat "$secrets/admin-api-key.hash")
 Ota__ApiKeys__0__Scope=write
 ENV
+if [ "$offload" = 1 ]; then
+  cat >>"$topo_state/service.env" <<ENV
+# images in a content-addressed directory that nginx serves; downloads answered 302 to a signed,
+# expiring nginx link (deploy/nginx)
+Ota__Artifacts__Store=directory
+Ota__Artifacts__Directory=$topo_state/artifacts
+Ota__Offload__Enabled=true
+Ota__Offload__BaseUrl=http://127.0.0.1:$port_nginx/fw
+Ota__Offload__Secret=$(cat "$secrets/offload-secret")
+ENV
+fi
 chmod 600 "$topo_state/service.env"
 
 topo_say "applying the database migrations"
@@ -327,9 +362,10 @@ topology: up in $((SECONDS - started_at)) s
   devices, TLS at HAProxy    https://127.0.0.1:$port_haproxy_terminate   (client certificate forwarded)
   admin API and console      http://127.0.0.1:$port_haproxy_admin         (X-API-Key: $secrets/admin-api-key)
   HAProxy stats              http://127.0.0.1:$port_haproxy_stats/
+  offloaded downloads        $([ "$offload" = 1 ] && echo "nginx http://127.0.0.1:$port_nginx/fw (signed links; images in $topo_state/artifacts)" || echo "off (the replicas stream the images)")
   replicas                   $(for n in $(seq 1 "$topo_replicas"); do printf 'r%s http %s https %s  ' "$n" "$(port_http "$n")" "$(port_https "$n")"; done)
   PostgreSQL (Patroni)       127.0.0.1:$(port_pg 1) and :$(port_pg 2), primary: node $(primary_node); REST :$(port_patroni 1) :$(port_patroni 2)
   etcd                       127.0.0.1:$port_etcd
   fleet CA, server certificate, passwords: $secrets (git-ignored); logs: $topo_state/*/
-  stop everything: deploy/local/down.sh
+  stop everything: PAKU_TOPO_STATE=$topo_state PAKU_TOPO_PORT_BASE=$topo_base deploy/local/down.sh
 EOF
