@@ -674,10 +674,8 @@ main() {
 
   echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.env"
   echo "total_seconds=$((SECONDS - t_start))" >>"$out/machine.env"
-  # the fault test's section (bench/fault.sh) is kept: it is measured by another script
-  fault_section=$(sed -n '/<!-- fault-test:begin -->/,/<!-- fault-test:end -->/p' "$RESULTS" 2>/dev/null)
-  "$bench/report.sh" "$out" >"$RESULTS" || die "could not write the report"
-  [ -z "$fault_section" ] || printf '\n%s\n' "$fault_section" >>"$RESULTS"
+  [ -f "$RESULTS" ] && cp "$RESULTS" "$out/RESULTS.previous.md"
+  KEEP_FROM=$out/RESULTS.previous.md "$bench/report.sh" "$out" >"$RESULTS" || die "could not write the report"
   say "wrote $RESULTS (total $((SECONDS - t_start)) s)"
   if awk -F'\t' '$3 != "yes"' "$out/results.tsv" | grep -q .; then
     say "runs refused as figures (errors during the run; they are listed as refused in the report):"

@@ -56,9 +56,11 @@ static paku_ota_err_t do_download(fake_t *f, const paku_ota_http_request_t *req,
     f->had_range[slot] = req->has_range;
     f->range_start[slot] = req->range_start;
     f->range_end[slot] = req->range_end;
+    snprintf(f->url[slot], sizeof(f->url[slot]), "%s", req->url);
     if (f->status_override[slot] != 0) {
         resp->status = f->status_override[slot];
         snprintf(resp->retry_after, sizeof(resp->retry_after), "%s", f->retry_after);
+        snprintf(resp->location, sizeof(resp->location), "%s", f->location[slot]);
         return deliver(req, resp, (const uint8_t *)"{}", 2, 2, 0);
     }
     snprintf(resp->etag, sizeof(resp->etag), "%s", f->etag);

@@ -51,6 +51,8 @@ typedef struct {
     bool had_range[FAKE_MAX];
     uint64_t range_start[FAKE_MAX];
     uint64_t range_end[FAKE_MAX];
+    char url[FAKE_MAX][PAKU_OTA_LOCATION_MAX]; /* per request: the URL asked */
+    char location[FAKE_MAX][PAKU_OTA_LOCATION_MAX]; /* per request: Location sent with status_override */
 
     /* --- server: status --- */
     fake_post_t posts[FAKE_MAX];

@@ -253,6 +253,71 @@ static void dropped_connection_resumes_with_range_from_the_bytes_written(void **
     assert_true(x->f.sleeps[0] <= x->cfg.retry_base_ms);
 }
 
+#define LINK "https://files.test/fw/ab/abcd?md5=x&expires=1"
+
+/* The service redirects the download to a signed link on a file server: the
+ * bytes come from the link; when the connection to it drops, and when the
+ * link then has expired (410), the service is asked again and the download
+ * resumes with Range where it stopped. */
+static void offloaded_download_follows_the_redirect_and_asks_the_service_again_when_the_link_expired(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.status_override[0] = 302;
+    snprintf(x->f.location[0], sizeof(x->f.location[0]), "%s", LINK);
+    x->f.drop_after[1] = 100000;
+    x->f.status_override[2] = 302;
+    snprintf(x->f.location[2], sizeof(x->f.location[2]), "%s", LINK);
+    x->f.status_override[3] = 410;
+    x->f.status_override[4] = 302;
+    snprintf(x->f.location[4], sizeof(x->f.location[4]), "%s", LINK);
+    start(x);
+    paku_ota_result_t r;
+    assert_int_equal(paku_ota_check_and_update(x->h, &r), PAKU_OTA_OK);
+    assert_int_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_int_equal(x->f.download_calls, 6);
+    for (int i = 0; i < 6; i += 2) {
+        assert_non_null(strstr(x->f.url[i], "https://ota.test:8443/api/firmware/download/1.1.0"));
+        assert_string_equal(x->f.url[i + 1], LINK);
+    }
+    /* after the drop, the service and the link are both asked from byte 100000 */
+    for (int i = 2; i < 6; i++) {
+        assert_true(x->f.had_range[i]);
+        assert_int_equal(x->f.range_start[i], 100000);
+    }
+    assert_flash_holds_image(x);
+}
+
+static void a_download_link_that_redirects_again_is_not_followed(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.status_override[0] = 302;
+    snprintf(x->f.location[0], sizeof(x->f.location[0]), "%s", LINK);
+    x->f.status_override[1] = 302;
+    snprintf(x->f.location[1], sizeof(x->f.location[1]), "https://elsewhere.test/x");
+    start(x);
+    paku_ota_result_t r;
+    (void)paku_ota_check_and_update(x->h, &r);
+    assert_int_not_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_int_equal(x->f.download_calls, 2);
+    assert_non_null(strstr(r.reason, "redirected again"));
+}
+
+static void a_redirect_from_https_to_plain_http_is_refused(void **state)
+{
+    fx_t *x = *state;
+    offer(x, "1.1.0", x->sha, NULL, NULL, false);
+    x->f.status_override[0] = 302;
+    snprintf(x->f.location[0], sizeof(x->f.location[0]), "http://files.test/fw/ab/abcd");
+    start(x);
+    paku_ota_result_t r;
+    (void)paku_ota_check_and_update(x->h, &r);
+    assert_int_not_equal(r.outcome, PAKU_OTA_OUTCOME_UPDATED);
+    assert_int_equal(x->f.download_calls, 1);
+    assert_non_null(strstr(r.reason, "plain http"));
+}
+
 static void resume_lowered_by_the_port_within_a_call_rehashes_what_it_keeps(void **state)
 {
     fx_t *x = *state;
@@ -1097,6 +1162,9 @@ int main(int argc, char **argv)
         T(up_to_date_reports_nothing_and_keeps_the_server_pace),
         T(update_streams_verifies_sets_boot_and_reports_in_order),
         T(dropped_connection_resumes_with_range_from_the_bytes_written),
+        T(offloaded_download_follows_the_redirect_and_asks_the_service_again_when_the_link_expired),
+        T(a_download_link_that_redirects_again_is_not_followed),
+        T(a_redirect_from_https_to_plain_http_is_refused),
         T(resume_lowered_by_the_port_within_a_call_rehashes_what_it_keeps),
         T(resume_after_reboot_rehashes_flash_and_continues),
         T(saved_partial_image_of_another_release_is_not_resumed),

@@ -1,17 +1,19 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Paku.Ota.Application.Audit;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices;
 using Paku.Ota.Application.Firmware;
-using Paku.Ota.Application.Firmware.GetFirmwareBinary;
+using Paku.Ota.Application.Firmware.Artifacts;
 using Paku.Ota.Application.Firmware.UploadRelease;
 using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
+using Paku.Ota.Infrastructure.Artifacts;
 using Paku.Ota.Infrastructure.Caching;
 using Paku.Ota.Infrastructure.Metrics;
 using Paku.Ota.Infrastructure.Persistence;
@@ -35,7 +37,20 @@ public static class DependencyInjection
         services.AddHostedService<CatalogRefresher>();
 
         services.AddSingleton(configuration.GetSection("Ota:BinaryCache").Get<BinaryCacheOptions>() ?? new BinaryCacheOptions());
-        services.AddSingleton<IBinaryStore, CachedBinaryStore>();
+        services.AddSingleton(sp =>
+        {
+            var options = (sp.GetRequiredService<IConfiguration>().GetSection("Ota:Artifacts").Get<ArtifactOptions>() ?? new ArtifactOptions()).Validated();
+            var directory = string.IsNullOrWhiteSpace(options.Directory)
+                ? null
+                : new DirectoryArtifactStore(options.Directory, sp.GetRequiredService<ILogger<DirectoryArtifactStore>>());
+            return new ArtifactStores(ActivatorUtilities.CreateInstance<PostgresArtifactStore>(sp), directory, options.StoreKind);
+        });
+        services.AddSingleton<ImageCache>();
+        services.AddSingleton<IImageSource>(sp => sp.GetRequiredService<ImageCache>());
+        services.AddSingleton(sp => (sp.GetRequiredService<IConfiguration>().GetSection("Ota:Offload").Get<OffloadOptions>() ?? new OffloadOptions())
+            .Validated(sp.GetRequiredService<ArtifactStores>()));
+        services.AddSingleton<IDownloadLinks, SignedDownloadLinks>();
+        services.AddSingleton<ArtifactMover>();
         var batching = configuration.GetSection("Ota:Devices:CheckInBatch").Get<CheckInBatchOptions>() ?? new CheckInBatchOptions();
         services.AddSingleton(batching);
         services.AddSingleton<CheckInBatcher>();
@@ -63,7 +78,11 @@ public static class DependencyInjection
         services.AddSingleton<Application.Devices.Blocking.IDeviceBlockStore, DeviceBlockStore>();
         services.AddSingleton<IUpdateHistory, UpdateHistoryStore>();
 
-        services.AddSingleton<IReleaseStore, ReleaseStore>();
+        services.AddSingleton<IReleaseStore>(sp =>
+        {
+            var stores = sp.GetRequiredService<ArtifactStores>();
+            return new ReleaseStore(sp.GetRequiredService<NpgsqlDataSource>(), stores.UploadsGoTo == ArtifactStoreKind.Directory ? stores.Directory : null);
+        });
         services.AddSingleton(sp => (sp.GetRequiredService<IConfiguration>().GetSection("Ota:Upload").Get<UploadOptions>() ?? new UploadOptions()).Validated());
         services.AddSingleton<ISignatureVerifier>(sp =>
             PublicKeySignatureVerifier.Load(sp.GetRequiredService<IConfiguration>().GetSection("Ota:Signing").Get<SigningOptions>() ?? new SigningOptions()));

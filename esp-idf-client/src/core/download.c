@@ -24,6 +24,7 @@ typedef struct {
     bool headers_seen;
     bool must_restart;     /* the partial image is unusable: begin at 0 */
     bool desc_checked;
+    bool redirected;       /* the service answered a link to the bytes */
     paku_ota_err_t abort_err;
 } dl_ctx_t;
 
@@ -211,6 +212,41 @@ static int dl_headers_206(dl_ctx_t *d, const paku_ota_http_response_t *resp)
     return 0;
 }
 
+static bool is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The service may hand the bytes off to a file server with one redirect to an
+ * absolute link. It is followed once: a link that redirects again is refused,
+ * and https is never given up for http unless plain HTTP is allowed. */
+static int dl_redirect(dl_ctx_t *d, const paku_ota_http_response_t *resp)
+{
+    paku_ota_handle_t h = d->h;
+    const char *loc = resp->location;
+    size_t n = paku_ota_strnlen(loc, sizeof(resp->location));
+    if (h->offload_url[0] != '\0') {
+        return dl_abort(d, PAKU_OTA_ERR_HTTP_STATUS, "the download link redirected again");
+    }
+    bool https = strncmp(loc, "https://", 8) == 0;
+    bool http = strncmp(loc, "http://", 7) == 0;
+    bool printable = true;
+    for (size_t i = 0; i < n; i++) {
+        printable = printable && loc[i] > ' ' && loc[i] < 0x7f;
+    }
+    if (n == 0 || n >= sizeof(resp->location) - 1 || !printable || (!https && !http)) {
+        return dl_abort(d, PAKU_OTA_ERR_HTTP_STATUS, "redirect without an absolute http(s) Location");
+    }
+    if (http && !h->cfg.allow_plain_http) {
+        return dl_abort(d, PAKU_OTA_ERR_HTTP_STATUS,
+                        "redirect to plain http refused (allow_plain_http is off)");
+    }
+    memcpy(h->offload_url, loc, n);
+    h->offload_url[n] = '\0';
+    d->redirected = true;
+    return dl_abort(d, PAKU_OTA_ERR_HTTP_STATUS, NULL);
+}
+
 static int dl_headers(void *user, const paku_ota_http_response_t *resp)
 {
     dl_ctx_t *d = user;
@@ -218,6 +254,9 @@ static int dl_headers(void *user, const paku_ota_http_response_t *resp)
     d->headers_seen = true;
     d->res->http_status = resp->status;
 
+    if (is_redirect(resp->status)) {
+        return dl_redirect(d, resp);
+    }
     if (resp->status == 429 || resp->status == 503) {
         d->res->retry_after_s = paku_ota_client_retry_after(resp->retry_after);
         return dl_abort(d, PAKU_OTA_ERR_RATE_LIMITED, "server busy during download");
@@ -300,7 +339,7 @@ static paku_ota_err_t fetch_once(dl_ctx_t *d)
     const paku_ota_check_response_t *o = &h->offer;
     paku_ota_http_request_t req;
     paku_ota_client_request_init(h, &req, PAKU_OTA_REQ_DOWNLOAD, PAKU_OTA_HTTP_GET,
-                                 h->download_url);
+                                 h->offload_url[0] != '\0' ? h->offload_url : h->download_url);
     req.on_headers = dl_headers;
     req.on_body = dl_body;
     req.user = d;
@@ -314,6 +353,7 @@ static paku_ota_err_t fetch_once(dl_ctx_t *d)
         }
     }
     d->headers_seen = false;
+    d->redirected = false;
     d->must_restart = false;
     d->abort_err = PAKU_OTA_OK;
     d->body_end = o->size_bytes;
@@ -321,6 +361,9 @@ static paku_ota_err_t fetch_once(dl_ctx_t *d)
     d->res->retry_after_s = 0;
 
     paku_ota_err_t err = h->port->http(h->port->ctx, &req, &h->resp);
+    if (d->redirected) {
+        return PAKU_OTA_OK; /* the next request goes to the link, same range */
+    }
     if (err == PAKU_OTA_ERR_ABORTED && d->abort_err != PAKU_OTA_OK) {
         return d->abort_err;
     }
@@ -334,9 +377,17 @@ static paku_ota_err_t fetch_once(dl_ctx_t *d)
     return PAKU_OTA_ERR_HTTP_TRANSPORT;
 }
 
-static bool transient_fetch_error(const dl_ctx_t *d, paku_ota_err_t err)
+/* A file server refusing an offloaded link (expired 410, not valid 403, gone
+ * 404) sends the device back to the service for a fresh one. */
+static bool link_refused(const dl_ctx_t *d, paku_ota_err_t err)
 {
-    return err == PAKU_OTA_ERR_HTTP_TRANSPORT || err == PAKU_OTA_ERR_RATE_LIMITED ||
+    int s = d->res->http_status;
+    return err == PAKU_OTA_ERR_HTTP_STATUS && (s == 403 || s == 404 || s == 410);
+}
+
+static bool transient_fetch_error(const dl_ctx_t *d, paku_ota_err_t err, bool offloaded)
+{
+    return (offloaded && link_refused(d, err)) || err == PAKU_OTA_ERR_HTTP_TRANSPORT || err == PAKU_OTA_ERR_RATE_LIMITED ||
            (err == PAKU_OTA_ERR_HTTP_STATUS &&
             paku_ota_client_retryable_status(d->res->http_status)) ||
            (err == PAKU_OTA_ERR_RESPONSE_MISMATCH && d->must_restart);
@@ -371,6 +422,7 @@ static paku_ota_err_t fetch_image(dl_ctx_t *d)
     paku_ota_reporter_progress(&h->rep, d->offset, o->size_bytes);
     while (d->offset < o->size_bytes) {
         uint64_t before = d->offset;
+        bool offloaded = h->offload_url[0] != '\0';
         paku_ota_err_t err = fetch_once(d);
         if (d->offset > before) {
             failed_attempts = 0; /* progress was made; only stalls count */
@@ -384,10 +436,14 @@ static paku_ota_err_t fetch_image(dl_ctx_t *d)
         /* Keep what was written for a resume, in this call or after a reboot. */
         h->st.resume_offset = d->offset;
         paku_ota_client_save_state(h);
-        if (!transient_fetch_error(d, err) || ++failed_attempts >= h->cfg.max_attempts) {
+        h->offload_url[0] = '\0'; /* whatever failed, the service is asked again */
+        if (!transient_fetch_error(d, err, offloaded) || ++failed_attempts >= h->cfg.max_attempts) {
             return err;
         }
-        if (err == PAKU_OTA_ERR_RATE_LIMITED) {
+        if (offloaded && link_refused(d, err)) {
+            PAKU_OTA_LOGI(TAG, "download link refused (http %d); asking the service again",
+                          d->res->http_status);
+        } else if (err == PAKU_OTA_ERR_RATE_LIMITED) {
             if (!paku_ota_client_wait_retry(h, d->res->retry_after_s, failed_attempts - 1)) {
                 return err;
             }
@@ -448,6 +504,7 @@ paku_ota_err_t paku_ota_client_download(paku_ota_handle_t h, paku_ota_result_t *
         paku_ota_client_set_reason(res, "download URL too long");
         return PAKU_OTA_ERR_BAD_URL;
     }
+    h->offload_url[0] = '\0';
     dl_ctx_t d;
     memset(&d, 0, sizeof(d));
     d.h = h;

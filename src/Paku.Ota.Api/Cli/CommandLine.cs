@@ -9,7 +9,7 @@ public static class CommandLine
           serve      run the service (the default)
           migrate    apply pending database migrations and exit (0 = the schema is current)
           help       print this and exit (also --help, -h)
-        """ + "\n" + CertificateCommands.Usage + "\n" + """
+        """ + "\n" + CertificateCommands.Usage + "\n" + ArtifactCommands.Usage + "\n" + """
         Configuration comes from appsettings*.json and the environment (ConnectionStrings__Ota, Ota__...).
         """;
 
@@ -39,6 +39,8 @@ public static class CommandLine
                 return CertificateCommands.IssueServer(rest);
             case "hash-key":
                 return CertificateCommands.HashKey(rest);
+            case "artifacts-move":
+                return await ArtifactCommands.MoveAsync(rest);
             default:
                 await Console.Error.WriteLineAsync($"unknown verb '{verb}'.\n{Usage}");
                 return 2;

@@ -7,6 +7,7 @@ using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices.CheckForUpdate;
 using Paku.Ota.Application.Devices.ReportUpdateStatus;
+using Paku.Ota.Application.Firmware.Artifacts;
 using Paku.Ota.Application.Firmware.GetFirmwareBinary;
 
 namespace Paku.Ota.Api.Endpoints;
@@ -70,6 +71,7 @@ public static class DeviceEndpoints
                     detail: $"Too many firmware downloads are in progress; retry in {options.RetryAfterSeconds} seconds.");
         }
 
+        ImageLease? image = null;
         try
         {
             var result = await mediator.Send(new GetFirmwareBinary(version, deviceModel, deviceId), cancellationToken);
@@ -81,6 +83,16 @@ public static class DeviceEndpoints
 
             var binary = result.Value;
             http.Response.Headers["X-Checksum-SHA256"] = binary.ChecksumSha256;
+            if (binary.OffloadedTo is { } link)
+            {
+                // the file server sends the bytes: no slot is held here, and the link is the device's alone
+                gate.Exit(holder);
+                http.Response.Headers.CacheControl = "no-store";
+                return Results.Redirect(link.AbsoluteUri);
+            }
+
+            image = binary.Image!;
+            var length = image.Content.Length;
 
             // only byte ranges exist here; a Range in another unit is ignored (RFC 9110 14.2): the whole image
             if (http.Request.Headers.Range is { Count: > 0 } range && !range.ToString().TrimStart().StartsWith("bytes=", StringComparison.OrdinalIgnoreCase))
@@ -88,24 +100,27 @@ public static class DeviceEndpoints
                 http.Request.Headers.Remove(HeaderNames.Range);
             }
 
-            if (Unsatisfiable(http.Request, binary.Content.Length) is { } unsatisfiable)
+            if (Unsatisfiable(http.Request, length) is { } unsatisfiable)
             {
+                image.Dispose();
                 gate.Exit(holder);
-                http.Response.Headers.ContentRange = $"bytes */{binary.Content.Length}";
+                http.Response.Headers.ContentRange = $"bytes */{length}";
                 return Results.Problem(statusCode: StatusCodes.Status416RangeNotSatisfiable, title: "Range not satisfiable",
-                    detail: $"The image of {binary.Model} {binary.Version} has {binary.Content.Length} bytes; the Range '{unsatisfiable}' asks for none of them. " +
+                    detail: $"The image of {binary.Model} {binary.Version} has {length} bytes; the Range '{unsatisfiable}' asks for none of them. " +
                             "Start the download again without a Range.");
             }
 
+            // the response reads the shared copy of the image; the lease ends when it has been written
             return gate.Hold(Results.Bytes(
-                binary.Content,
+                image.Content,
                 "application/octet-stream",
                 fileDownloadName: $"{binary.Model}-{binary.Version}.bin",
                 enableRangeProcessing: true,
-                entityTag: new EntityTagHeaderValue($"\"{binary.ChecksumSha256}\"")), holder);
+                entityTag: new EntityTagHeaderValue($"\"{binary.ChecksumSha256}\"")), holder, image);
         }
         catch
         {
+            image?.Dispose();
             gate.Exit(holder);
             throw;
         }

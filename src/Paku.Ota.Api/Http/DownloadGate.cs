@@ -75,12 +75,12 @@ public sealed class DownloadGate(DownloadOptions options, ILogger<DownloadGate> 
         }
     }
 
-    /// <summary>Holds the slot until the response has been written, not just until the handler returned,
-    /// and cuts the response when its reader stalls.</summary>
-    public IResult Hold(IResult inner, string device) =>
-        new HeldResult(inner, this, device, TimeSpan.FromSeconds(Math.Max(1, options.StallTimeoutSeconds)), logger);
+    /// <summary>Holds the slot, and <paramref name="resources"/> (the image lease), until the response has been
+    /// written, not just until the handler returned, and cuts the response when its reader stalls.</summary>
+    public IResult Hold(IResult inner, string device, IDisposable? resources = null) =>
+        new HeldResult(inner, this, device, TimeSpan.FromSeconds(Math.Max(1, options.StallTimeoutSeconds)), logger, resources);
 
-    private sealed class HeldResult(IResult inner, DownloadGate gate, string device, TimeSpan timeout, ILogger logger) : IResult
+    private sealed class HeldResult(IResult inner, DownloadGate gate, string device, TimeSpan timeout, ILogger logger, IDisposable? resources) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {
@@ -98,6 +98,7 @@ public sealed class DownloadGate(DownloadOptions options, ILogger<DownloadGate> 
             finally
             {
                 httpContext.Response.Body = body;
+                resources?.Dispose();
                 gate.Exit(device);
             }
         }

@@ -3,12 +3,14 @@ using Npgsql;
 using NpgsqlTypes;
 using Paku.Ota.Application.Firmware;
 using Paku.Ota.Domain.Versions;
+using Paku.Ota.Infrastructure.Artifacts;
 
 namespace Paku.Ota.Infrastructure.Persistence;
 
-/// <summary>Releases and their images. Listing and lookups read <c>firmware_releases</c> only; the
-/// bytes live in <c>firmware_binaries</c>, one row per distinct image.</summary>
-public sealed class ReleaseStore(NpgsqlDataSource dataSource) : IReleaseStore
+/// <summary>Releases and their images. Listing and lookups read <c>firmware_releases</c> only; every
+/// distinct image has one row in <c>firmware_binaries</c>, holding its bytes or, with a
+/// <paramref name="directory"/> to upload to, naming the directory store that holds them.</summary>
+public sealed class ReleaseStore(NpgsqlDataSource dataSource, DirectoryArtifactStore? directory = null) : IReleaseStore
 {
     private const string UniqueVersionConstraint = "firmware_releases_model_version_key";
 
@@ -19,17 +21,27 @@ public sealed class ReleaseStore(NpgsqlDataSource dataSource) : IReleaseStore
 
     public async Task<ReleaseRecord?> CreateAsync(NewRelease release, CancellationToken cancellationToken)
     {
+        // the file first, whole and flushed: a row never names a file that is not there. A refused or
+        // failed release leaves at most an unreferenced, content-addressed file behind.
+        if (directory is not null)
+        {
+            await directory.PutAsync(release.ChecksumSha256, release.Content, cancellationToken);
+        }
+
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var binary = new NpgsqlCommand("""
-            insert into firmware_binaries (sha256, size_bytes, content)
-            values ($1, $2, $3)
+            insert into firmware_binaries (sha256, size_bytes, content, store)
+            values ($1, $2, $3, $4)
             on conflict (sha256) do nothing
             """, connection, transaction))
         {
             binary.Parameters.Add(new NpgsqlParameter<string> { TypedValue = release.ChecksumSha256 });
             binary.Parameters.Add(new NpgsqlParameter<long> { TypedValue = release.Content.Length });
-            binary.Parameters.Add(new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = release.Content, NpgsqlDbType = NpgsqlDbType.Bytea });
+            binary.Parameters.Add(directory is null
+                ? new NpgsqlParameter<ReadOnlyMemory<byte>> { TypedValue = release.Content, NpgsqlDbType = NpgsqlDbType.Bytea }
+                : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bytea });
+            binary.Parameters.Add(new NpgsqlParameter<string> { TypedValue = directory is null ? "postgresql" : "directory" });
             await binary.ExecuteNonQueryAsync(cancellationToken);
         }
 

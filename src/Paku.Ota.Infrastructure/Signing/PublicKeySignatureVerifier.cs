@@ -241,13 +241,15 @@ public sealed class PublicKeySignatureVerifier : ISignatureVerifier, IDisposable
 
 /// <summary>Loads the signing keys (and checks the upload limit) while the service starts, so a bad
 /// setting stops the start with its reason instead of failing the first upload.</summary>
-internal sealed class FirmwareSettingsCheck(ISignatureVerifier verifier, Application.Firmware.UploadRelease.UploadOptions upload)
+internal sealed class FirmwareSettingsCheck(
+    ISignatureVerifier verifier, Application.Firmware.UploadRelease.UploadOptions upload, Artifacts.OffloadOptions offload)
     : Microsoft.Extensions.Hosting.IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _ = verifier.KeyIds;
         _ = upload.MaxBytes;
+        _ = offload.Enabled; // resolving it validated Ota:Artifacts and Ota:Offload
         return Task.CompletedTask;
     }
 

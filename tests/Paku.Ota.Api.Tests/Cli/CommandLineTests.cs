@@ -111,6 +111,28 @@ public sealed class CommandLineTests
     }
 
     [Test]
+    public async Task Artifacts_move_moves_every_image_to_the_directory_once_and_refuses_an_unknown_store()
+    {
+        await using var db = await TestDatabase.CreateAsync("paku_test_cli_artifacts");
+        var data = new FleetData(db);
+        await data.AddReleaseAsync("esp32", "1.0.0", FleetData.Image(3000, seed: 1));
+        await data.AddReleaseAsync("esp32", "1.1.0", FleetData.Image(3000, seed: 2));
+        var directory = Path.Combine(_dir, "artifacts");
+
+        var first = await RunAsync("artifacts-move", "--to", "directory", "--directory", directory, $"--ConnectionStrings:Ota={db.ConnectionString}");
+        var again = await RunAsync("artifacts-move", "--to", "directory", "--directory", directory, $"--ConnectionStrings:Ota={db.ConnectionString}");
+        var unknown = await RunAsync("artifacts-move", "--to", "s3", $"--ConnectionStrings:Ota={db.ConnectionString}");
+
+        Assert.That(first.Exit, Is.Zero, first.Errors);
+        Assert.That(first.Output, Does.Contain("2 moved to directory, 0 already there, 0 failed"));
+        Assert.That(Directory.GetFiles(directory, "*", SearchOption.AllDirectories), Has.Length.EqualTo(2));
+        Assert.That(again.Exit, Is.Zero, again.Errors);
+        Assert.That(again.Output, Does.Contain("0 moved to directory, 2 already there, 0 failed"));
+        Assert.That(unknown.Exit, Is.EqualTo(2));
+        Assert.That(unknown.Errors, Does.Contain("--to must be 'directory' or 'postgresql'"));
+    }
+
+    [Test]
     public async Task Migrate_applies_the_schema_once_and_then_reports_it_current()
     {
         var name = "paku_test_cli_" + Guid.NewGuid().ToString("N")[..8];

@@ -12,10 +12,15 @@ namespace Paku.Ota.Api.Tests.EndToEnd;
 
 /// <summary>The C device component's host simulator updating itself against the real service: real
 /// PostgreSQL, real mutual TLS on loopback, releases uploaded and signed with openssl through the
-/// admin API. The simulator is built from esp-idf-client/ by CMake on first use.</summary>
+/// admin API. The simulator is built from esp-idf-client/ by CMake on first use. Run twice: with the
+/// service streaming the images, and with downloads offloaded to a real nginx over HTTPS (deploy/nginx),
+/// which the device reaches by following the service's redirect.</summary>
 [NonParallelizable]
-public sealed class SimulatedDeviceTests
+[TestFixture(false)]
+[TestFixture(true)]
+public sealed class SimulatedDeviceTests(bool offloaded)
 {
+    private NginxArtifactServer? _nginx;
     private TestDatabase _db = null!;
     private RealServer _server = null!;
     private string _work = null!;
@@ -33,15 +38,31 @@ public sealed class SimulatedDeviceTests
         Run("openssl", $"genrsa -out {_work}/retired.key 2048");
         Run("openssl", $"rsa -in {_work}/retired.key -pubout -out {_work}/retired.pub");
 
-        _db = await TestDatabase.CreateAsync("paku_test_e2e");
-        _server = await RealServer.StartAsync(_db.ConnectionString, new Dictionary<string, string?>
+        _db = await TestDatabase.CreateAsync(offloaded ? "paku_test_e2e_offload" : "paku_test_e2e");
+        var settings = new Dictionary<string, string?>
         {
             // the server still accepts the retired key (rotation); devices only trust the current one
             ["Ota:Signing:PublicKeys:0:Id"] = "current",
             ["Ota:Signing:PublicKeys:0:Path"] = $"{_work}/signing.pub",
             ["Ota:Signing:PublicKeys:1:Id"] = "retired",
             ["Ota:Signing:PublicKeys:1:Path"] = $"{_work}/retired.pub",
-        });
+        };
+        if (offloaded)
+        {
+            _nginx = NginxArtifactServer.Prepare(tls: true);
+            foreach (var (key, value) in _nginx.ServiceSettings())
+            {
+                settings[key] = value;
+            }
+        }
+
+        _server = await RealServer.StartAsync(_db.ConnectionString, settings);
+        if (_nginx is not null)
+        {
+            // nginx serves HTTPS with the service's own certificate, which the devices' CA file trusts
+            await _nginx.RunAsync(Path.Combine(_server.Directory, "server.crt"), Path.Combine(_server.Directory, "server.key"));
+        }
+
         File.Copy(Path.Combine(_server.Directory, "ca.crt"), Path.Combine(_work, "ca.crt"));
         _admin = new HttpClient { BaseAddress = _server.Http };
         _admin.DefaultRequestHeaders.Add(AdminPolicies.HeaderName, ApiFactory.WriteKey);
@@ -52,6 +73,11 @@ public sealed class SimulatedDeviceTests
     {
         _admin.Dispose();
         await _server.DisposeAsync();
+        if (_nginx is not null)
+        {
+            await _nginx.DisposeAsync();
+        }
+
         await _db.DisposeAsync();
         Directory.Delete(_work, recursive: true);
     }
@@ -74,7 +100,8 @@ public sealed class SimulatedDeviceTests
 
         var device = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/devices/esp32_001");
         Assert.That(exit, Is.Zero, summary);
-        Assert.That(summary, Is.EqualTo("paku-ota-sim: updated 1.0.0 -> 1.1.0 (connections: 1 update, 1 confirm)"));
+        // offloaded: one connection to the service and one to nginx, each kept for every range and report
+        Assert.That(summary, Is.EqualTo($"paku-ota-sim: updated 1.0.0 -> 1.1.0 (connections: {(offloaded ? 2 : 1)} update, 1 confirm)"));
         Assert.That(Find(device, "current_firmware_version"), Is.EqualTo("1.1.0"));
         Assert.That(await StatusAsync("esp32_001"), Is.EqualTo("confirmed"));
     }
@@ -108,6 +135,11 @@ public sealed class SimulatedDeviceTests
         Assert.That(summary, Does.Contain("updated 1.0.0 -> 1.3.0 (resumed at 400000)"));
         Assert.That(Convert.ToHexStringLower(SHA256.HashData(installed.AsSpan(0, image.Length))), Is.EqualTo(Convert.ToHexStringLower(SHA256.HashData(image))));
         Assert.That(await StatusAsync("esp32_003"), Is.EqualTo("confirmed"));
+        if (_nginx is not null)
+        {
+            // cut on nginx's link, the device asked the service again and took the rest from nginx with a Range
+            Assert.That(_nginx.AccessLog, Does.Contain("\" 200 ").And.Contain("\" 206 "), _nginx.AccessLog);
+        }
     }
 
     [Test]

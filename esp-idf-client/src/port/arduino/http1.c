@@ -242,9 +242,9 @@ static bool header_is(const char *line, const char *name, const char **value)
 
 /* Copy a header value, cut to the field (the core refuses what it cannot
  * parse). */
-static void copy_value(char *dst, const char *v)
+static void copy_value(char *dst, size_t cap, const char *v)
 {
-    size_t n = paku_ota_strnlen(v, PAKU_OTA_HEADER_VALUE_MAX - 1);
+    size_t n = paku_ota_strnlen(v, cap - 1);
     memcpy(dst, v, n);
     dst[n] = '\0';
     while (n > 0 && (dst[n - 1] == ' ' || dst[n - 1] == '\t')) {
@@ -274,13 +274,15 @@ static void one_header(const char *line, paku_ota_http_response_t *resp, head_t 
     if (header_is(line, "content-length", &v)) {
         resp->has_content_length = parse_u64(v, &resp->content_length);
     } else if (header_is(line, "content-range", &v)) {
-        copy_value(resp->content_range, v);
+        copy_value(resp->content_range, sizeof(resp->content_range), v);
     } else if (header_is(line, "etag", &v)) {
-        copy_value(resp->etag, v);
+        copy_value(resp->etag, sizeof(resp->etag), v);
     } else if (header_is(line, "x-checksum-sha256", &v)) {
-        copy_value(resp->checksum_sha256, v);
+        copy_value(resp->checksum_sha256, sizeof(resp->checksum_sha256), v);
     } else if (header_is(line, "retry-after", &v)) {
-        copy_value(resp->retry_after, v);
+        copy_value(resp->retry_after, sizeof(resp->retry_after), v);
+    } else if (header_is(line, "location", &v)) {
+        copy_value(resp->location, sizeof(resp->location), v);
     } else if (header_is(line, "transfer-encoding", &v)) {
         head->framing = paku_ota_str_ieq(v, "chunked") ? BODY_CHUNKED : BODY_UNTIL_CLOSE;
     } else if (header_is(line, "connection", &v) && paku_ota_str_ieq(v, "close")) {

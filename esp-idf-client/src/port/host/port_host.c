@@ -376,10 +376,10 @@ typedef struct {
     bool interrupted_now;
 } xfer_t;
 
-static void copy_header_value(char *dst, const char *v, size_t n)
+static void copy_header_value(char *dst, size_t cap, const char *v, size_t n)
 {
-    if (n >= PAKU_OTA_HEADER_VALUE_MAX) {
-        n = PAKU_OTA_HEADER_VALUE_MAX - 1; /* truncated: the core will reject it */
+    if (n >= cap) {
+        n = cap - 1; /* truncated: the core will reject it */
     }
     memcpy(dst, v, n);
     dst[n] = '\0';
@@ -431,13 +431,15 @@ static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata
             }
         }
     } else if (paku_ota_str_ieq(name, "Content-Range")) {
-        copy_header_value(x->resp->content_range, v, vlen);
+        copy_header_value(x->resp->content_range, sizeof(x->resp->content_range), v, vlen);
     } else if (paku_ota_str_ieq(name, "ETag")) {
-        copy_header_value(x->resp->etag, v, vlen);
+        copy_header_value(x->resp->etag, sizeof(x->resp->etag), v, vlen);
     } else if (paku_ota_str_ieq(name, "X-Checksum-SHA256")) {
-        copy_header_value(x->resp->checksum_sha256, v, vlen);
+        copy_header_value(x->resp->checksum_sha256, sizeof(x->resp->checksum_sha256), v, vlen);
     } else if (paku_ota_str_ieq(name, "Retry-After")) {
-        copy_header_value(x->resp->retry_after, v, vlen);
+        copy_header_value(x->resp->retry_after, sizeof(x->resp->retry_after), v, vlen);
+    } else if (paku_ota_str_ieq(name, "Location")) {
+        copy_header_value(x->resp->location, sizeof(x->resp->location), v, vlen);
     }
     return len;
 }

@@ -2,6 +2,7 @@ using FluentValidation;
 using Mediator;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Firmware.Artifacts;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Domain.Versions;
 
@@ -11,13 +12,9 @@ namespace Paku.Ota.Application.Firmware.GetFirmwareBinary;
 /// device registered with, else the only model that has this version.</summary>
 public sealed record GetFirmwareBinary(string? Version, string? DeviceModel, string? DeviceId) : IQuery<Result<FirmwareBinary>>;
 
-public sealed record FirmwareBinary(string Model, string Version, string ChecksumSha256, ReadOnlyMemory<byte> Content);
-
-/// <summary>Firmware images by SHA-256. Images never change, so implementations may cache freely.</summary>
-public interface IBinaryStore
-{
-    ValueTask<ReadOnlyMemory<byte>?> GetAsync(string sha256, CancellationToken cancellationToken);
-}
+/// <summary>The image to send: either <see cref="Image"/> (the service streams it; the caller disposes the
+/// lease once the response is written) or <see cref="OffloadedTo"/> (a signed link the device is redirected to).</summary>
+public sealed record FirmwareBinary(string Model, string Version, string ChecksumSha256, long SizeBytes, ImageLease? Image, Uri? OffloadedTo);
 
 public sealed class GetFirmwareBinaryValidator : AbstractValidator<GetFirmwareBinary>
 {
@@ -28,7 +25,8 @@ public sealed class GetFirmwareBinaryValidator : AbstractValidator<GetFirmwareBi
     }
 }
 
-public sealed class GetFirmwareBinaryHandler(ICatalog catalog, IDeviceStore devices, IBinaryStore binaries, OtaMetrics metrics)
+public sealed class GetFirmwareBinaryHandler(
+    ICatalog catalog, IDeviceStore devices, IImageSource images, IDownloadLinks links, TimeProvider time, OtaMetrics metrics)
     : IQueryHandler<GetFirmwareBinary, Result<FirmwareBinary>>
 {
     public async ValueTask<Result<FirmwareBinary>> Handle(GetFirmwareBinary query, CancellationToken cancellationToken)
@@ -72,13 +70,29 @@ public sealed class GetFirmwareBinaryHandler(ICatalog catalog, IDeviceStore devi
             return Error.Gone($"Release {release.Version} for '{release.Model}' was withdrawn and is no longer served.");
         }
 
-        var content = await binaries.GetAsync(release.ChecksumSha256, cancellationToken);
-        if (content is null)
+        if (links.LinkFor(release.ChecksumSha256, release.SizeBytes, time.GetUtcNow()) is { } link)
+        {
+            metrics.Downloaded(release.Model, release.SizeBytes);
+            return new FirmwareBinary(release.Model, release.Version.ToString(), release.ChecksumSha256, release.SizeBytes, null, link);
+        }
+
+        ImageLease? image;
+        try
+        {
+            image = await images.AcquireAsync(release.ChecksumSha256, cancellationToken);
+        }
+        catch (CorruptArtifactException)
+        {
+            return new Error(ErrorKind.Unavailable, "Image damaged",
+                $"The stored image of release {release.Version} for '{release.Model}' is damaged and is not served; the operators have been told. Retry later.");
+        }
+
+        if (image is null)
         {
             return Error.NotFound($"The image of release {release.Version} for '{release.Model}' is missing from storage.");
         }
 
-        metrics.Downloaded(release.Model, content.Value.Length);
-        return new FirmwareBinary(release.Model, release.Version.ToString(), release.ChecksumSha256, content.Value);
+        metrics.Downloaded(release.Model, image.Content.Length);
+        return new FirmwareBinary(release.Model, release.Version.ToString(), release.ChecksumSha256, image.Content.Length, image, null);
     }
 }

@@ -58,6 +58,9 @@ struct paku_ota_client {
     char check_url[PAKU_OTA_CHECK_URL_MAX];
     char status_url[PAKU_OTA_STATUS_URL_MAX];
     char download_url[PAKU_OTA_DOWNLOAD_URL_MAX];
+    /* The signed link the service redirected the download to ("" = none):
+     * used until it fails, then the service is asked again. */
+    char offload_url[PAKU_OTA_LOCATION_MAX];
     char status_body[PAKU_OTA_STATUS_BODY_MAX];
 };
 

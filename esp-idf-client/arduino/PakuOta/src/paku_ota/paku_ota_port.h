@@ -39,6 +39,9 @@ typedef enum {
 /** Capacity of each captured response header value (including NUL). A longer
  *  value is truncated; the core then fails to parse it and treats it as bad. */
 #define PAKU_OTA_HEADER_VALUE_MAX 128
+/** Capacity of the captured Location header (including NUL): a signed link to
+ *  an offloaded image (base URL, /ab/<sha256>, md5 and expiry) fits easily. */
+#define PAKU_OTA_LOCATION_MAX 384
 
 /** Status and the response headers the core looks at. */
 typedef struct {
@@ -49,6 +52,9 @@ typedef struct {
     char etag[PAKU_OTA_HEADER_VALUE_MAX];          /**< "" when absent */
     char checksum_sha256[PAKU_OTA_HEADER_VALUE_MAX]; /**< X-Checksum-SHA256 */
     char retry_after[PAKU_OTA_HEADER_VALUE_MAX];   /**< "" when absent */
+    /** Location of a 3xx answer, "" when absent. Ports never follow a
+     *  redirect themselves: the core decides whether to. */
+    char location[PAKU_OTA_LOCATION_MAX];
 } paku_ota_http_response_t;
 
 /**

@@ -87,6 +87,8 @@ typedef struct {
 /** What the port keeps about one server connection. */
 #define PAKU_OTA_ARDUINO_HOST_MAX 128
 #define PAKU_OTA_ARDUINO_LINE_MAX 192
+/** One header line: room for "Location: " and a whole signed download link. */
+#define PAKU_OTA_ARDUINO_HEADER_LINE_MAX (PAKU_OTA_LOCATION_MAX + 16)
 
 typedef struct {
     /* bound interfaces */
@@ -104,7 +106,7 @@ typedef struct {
     uint8_t in[PAKU_OTA_ARDUINO_LINE_MAX];
     size_t in_pos;
     size_t in_len;
-    char line[PAKU_OTA_ARDUINO_LINE_MAX];
+    char line[PAKU_OTA_ARDUINO_HEADER_LINE_MAX];
 
     /* the image being written */
     bool img_open;

@@ -127,9 +127,9 @@ static bool parse_u64_text(const char *s, uint64_t *out)
     return true;
 }
 
-static void copy_header(char *dst, const char *value)
+static void copy_header(char *dst, size_t cap, const char *value)
 {
-    size_t n = paku_ota_strnlen(value, PAKU_OTA_HEADER_VALUE_MAX - 1);
+    size_t n = paku_ota_strnlen(value, cap - 1);
     memcpy(dst, value, n); /* longer values are cut; the core rejects them */
     dst[n] = '\0';
 }
@@ -151,13 +151,15 @@ static esp_err_t on_http_event(esp_http_client_event_t *evt)
             resp->content_length = n;
         }
     } else if (paku_ota_str_ieq(k, "Content-Range")) {
-        copy_header(resp->content_range, v);
+        copy_header(resp->content_range, sizeof(resp->content_range), v);
     } else if (paku_ota_str_ieq(k, "ETag")) {
-        copy_header(resp->etag, v);
+        copy_header(resp->etag, sizeof(resp->etag), v);
     } else if (paku_ota_str_ieq(k, "X-Checksum-SHA256")) {
-        copy_header(resp->checksum_sha256, v);
+        copy_header(resp->checksum_sha256, sizeof(resp->checksum_sha256), v);
     } else if (paku_ota_str_ieq(k, "Retry-After")) {
-        copy_header(resp->retry_after, v);
+        copy_header(resp->retry_after, sizeof(resp->retry_after), v);
+    } else if (paku_ota_str_ieq(k, "Location")) {
+        copy_header(resp->location, sizeof(resp->location), v);
     }
     return ESP_OK;
 }
