@@ -25,6 +25,7 @@ admin=$port_haproxy_admin
 stats=$port_haproxy_stats
 pg1=$(port_pg 1)
 pg2=$(port_pg 2)
+offload=$(grep -q '^Ota__Offload__Enabled=true' "$topo_state/service.env" 2>/dev/null && echo 1 || echo 0)
 ENV
     ;;
   *) sed -n '2,6p' "$0" >&2; exit 2 ;;

@@ -421,6 +421,9 @@ def run_test(args):
         judge(f"traffic was served again after: {f['fault']}", f["served_again_after_s"] is not None)
     every = all(outcomes.get((kind, "ok"), 0) > 0 for kind in ("check", "download", "report"))
     judge("checks, downloads and reports were served", every, str(dict(outcomes)))
+    if env.get("offload") == "1":
+        judge("downloads were offloaded: a 302 from the service, the bytes (206) from nginx",
+              outcomes.get(("offloaded", "ok"), 0) > 0, str(dict(outcomes)))
     judge("no acknowledged status report was lost", lost == 0, f"{lost} of {acked} missing from device_update_status")
     judge("no rollout halted more than once", all(n <= 1 for n in halted.values()), str(halted))
     judge("the rollout made to fail halted exactly once", halted.get(f"topo{run}-doomed") == 1, str(halted))
