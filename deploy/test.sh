@@ -248,6 +248,31 @@ def patroni():
     return None
 check("patroni: pg1 and pg2 under Patroni, synchronous_mode_strict with synchronous_commit on", patroni)
 
+def offload_nginx():
+    ng = services.get("nginx") or {}
+    mounts = [str(v) for v in ng.get("volumes") or []]
+    if not any(v.startswith("./nginx:") for v in mounts) or not os.path.exists(os.path.join(deploy, "nginx", "render.sh")):
+        return "nginx does not mount deploy/nginx (render.sh and its template)"
+    served = next((v.split(":")[1] for v in mounts if v.startswith("artifacts:")), None)
+    if not served or not mounts[[v.startswith("artifacts:") for v in mounts].index(True)].endswith(":ro"):
+        return "nginx does not mount the artifacts volume read-only"
+    command = " ".join(map(str, ng.get("command") or []))
+    if f"render.sh /tmp/nginx 0.0.0.0:8081 {served} " not in command:
+        return f"nginx's render.sh does not serve {served}"
+    secret = (ng.get("environment") or {}).get("OTA_OFFLOAD_SECRET")
+    for name in replicas:
+        env = services[name].get("environment") or {}
+        if env.get("Ota__Artifacts__Store") != "directory" or env.get("Ota__Artifacts__Directory") != served:
+            return f"{name} does not store images in {served}, the directory nginx serves"
+        if f"artifacts:{served}" not in [str(v) for v in services[name].get("volumes") or []]:
+            return f"{name} does not mount the artifacts volume at {served}"
+        if env.get("Ota__Offload__Secret") != secret or not secret:
+            return f"{name}'s Ota__Offload__Secret is not nginx's secret"
+        if not str(env.get("Ota__Offload__BaseUrl", "")).startswith("${"):
+            return f"{name}'s Ota__Offload__BaseUrl is not taken from deploy/.env"
+    return None
+check("nginx: serves the replicas' image directory read-only with their offload secret", offload_nginx)
+
 def other_services():
     missing = {"etcd", "pg1", "pg2", "migrate", "haproxy", "prometheus", "grafana"} - set(services)
     if missing:
