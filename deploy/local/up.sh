@@ -208,8 +208,10 @@ psql_primary -d postgres -qAt -c "select 1 from pg_database where datname = 'pak
 # ---- nginx for offloaded downloads ---------------------------------------------------------------
 if [ "$offload" = 1 ]; then
   mkdir -p "$topo_state/artifacts" "$topo_state/nginx"
+  # over HTTPS with the server certificate: a device that talks https to the service follows only an
+  # https link
   "$topo_repo/deploy/nginx/render.sh" "$topo_state/nginx" "127.0.0.1:$port_nginx" "$topo_state/artifacts" \
-    "$secrets/offload-secret" >/dev/null
+    "$secrets/offload-secret" "$secrets/server.crt" "$secrets/server.key" >/dev/null
   if ! pid_alive "$topo_state/nginx/nginx.pid"; then
     topo_say "starting nginx for offloaded downloads on 127.0.0.1:$port_nginx"
     setsid nginx -c "$topo_state/nginx/nginx.conf" -p "$topo_state/nginx" -e "$topo_state/nginx/error.log" \
@@ -247,7 +249,7 @@ if [ "$offload" = 1 ]; then
 Ota__Artifacts__Store=directory
 Ota__Artifacts__Directory=$topo_state/artifacts
 Ota__Offload__Enabled=true
-Ota__Offload__BaseUrl=http://127.0.0.1:$port_nginx/fw
+Ota__Offload__BaseUrl=https://127.0.0.1:$port_nginx/fw
 Ota__Offload__Secret=$(cat "$secrets/offload-secret")
 ENV
 fi
@@ -362,7 +364,7 @@ topology: up in $((SECONDS - started_at)) s
   devices, TLS at HAProxy    https://127.0.0.1:$port_haproxy_terminate   (client certificate forwarded)
   admin API and console      http://127.0.0.1:$port_haproxy_admin         (X-API-Key: $secrets/admin-api-key)
   HAProxy stats              http://127.0.0.1:$port_haproxy_stats/
-  offloaded downloads        $([ "$offload" = 1 ] && echo "nginx http://127.0.0.1:$port_nginx/fw (signed links; images in $topo_state/artifacts)" || echo "off (the replicas stream the images)")
+  offloaded downloads        $([ "$offload" = 1 ] && echo "nginx https://127.0.0.1:$port_nginx/fw (signed links; images in $topo_state/artifacts)" || echo "off (the replicas stream the images)")
   replicas                   $(for n in $(seq 1 "$topo_replicas"); do printf 'r%s http %s https %s  ' "$n" "$(port_http "$n")" "$(port_https "$n")"; done)
   PostgreSQL (Patroni)       127.0.0.1:$(port_pg 1) and :$(port_pg 2), primary: node $(primary_node); REST :$(port_patroni 1) :$(port_patroni 2)
   etcd                       127.0.0.1:$port_etcd
