@@ -50,17 +50,29 @@ if [ -x esp-idf-client/scripts/test.sh ]; then
   fi
 fi
 
-# 4. The deployment stack: Prometheus rules (promtool), configuration files, image/compose wiring.
-if [ -x deploy/test.sh ]; then
-  deploy/test.sh 2>&1 | tee "$results/deploy.log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || broken+=("deploy checks")
-  summary=$(grep -E '^deploy: [0-9]+ passed, [0-9]+ failed' "$results/deploy.log" | tail -1)
+# suite LABEL SCRIPT...: runs a shell suite that ends with "LABEL: N passed, M failed" and counts it;
+# a suite that ends without that line counts as one failure.
+suite() {
+  local label=$1 log summary
+  shift
+  log="$results/$label.log"
+  "$@" 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || broken+=("$label")
+  summary=$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1)
   if [ -n "$summary" ]; then
-    p=$(sed -E 's/^deploy: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$summary")
-    f=$(sed -E 's/^deploy: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$summary")
-    passed=$((passed + p)); failed=$((failed + f))
+    passed=$((passed + $(sed -E "s/^$label: ([0-9]+) passed.*/\1/" <<<"$summary")))
+    failed=$((failed + $(sed -E "s/^$label: [0-9]+ passed, ([0-9]+) failed.*/\1/" <<<"$summary")))
+  else
+    failed=$((failed + 1))
   fi
-fi
+}
+
+# 4. The deployment stack: Prometheus rules (promtool), configuration files, image/compose wiring.
+[ -x deploy/test.sh ] && suite deploy deploy/test.sh
+
+# 5. The reference topology (etcd, Patroni + two PostgreSQL, two replicas, HAProxy) under the short
+#    fault test: a replica and the PostgreSQL primary are killed under device traffic (about 3 min).
+[ -x deploy/local/fault-test.sh ] && suite topology deploy/local/fault-test.sh
 
 if [ ${#broken[@]} -gt 0 ]; then
   echo "test.sh: failed steps: ${broken[*]}"

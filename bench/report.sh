@@ -243,6 +243,11 @@ EOF
 
 # The download scenarios are measured by bench/downloads.sh, not by run.sh: their section of the previous
 # report (KEEP_FROM, which run.sh copies aside before it writes the new one) is kept as it stands.
+# So is the fault test's section (bench/fault.sh, between its markers) where it is not inside that tail.
 if [ -n "${KEEP_FROM:-}" ] && [ -f "$KEEP_FROM" ]; then
+  awk '/^## Download scenarios \(bench\/downloads.sh\)$/ { exit }
+       /<!-- fault-test:begin -->/ { keep = 1 }
+       keep { print }
+       /<!-- fault-test:end -->/ { keep = 0; print "" }' "$KEEP_FROM"
   sed -n '/^## Download scenarios (bench\/downloads.sh)$/,$p' "$KEEP_FROM"
 fi

@@ -140,6 +140,10 @@ def read(path):
 
 compose = loaded.get("compose.yaml") or {}
 services = compose.get("services") or {}
+# the service replicas: every service that runs the service image with `serve`
+replicas = sorted(n for n, s in services.items() if s.get("command") == ["serve"])
+haproxy = services.get("haproxy") or {}
+haproxy_address = str(((haproxy.get("networks") or {}).get("default") or {}).get("ipv4_address", ""))
 
 # The executable's verbs, from its source.
 cli = read("src/Paku.Ota.Api/Cli/CommandLine.cs")
@@ -158,60 +162,134 @@ def migrate_service():
         return "migrate is not a verb of the executable"
     if str(m.get("restart")) != "no":
         return f"restart is {m.get('restart')!r}, expected \"no\""
-    dep = (m.get("depends_on") or {}).get("postgres") or {}
-    if dep.get("condition") != "service_healthy":
-        return "must depend on postgres being healthy"
-    if m.get("image") != (services.get("ota") or {}).get("image"):
-        return "must run the same image as ota"
+    for node in ("pg1", "pg2"):
+        dep = (m.get("depends_on") or {}).get(node) or {}
+        if dep.get("condition") != "service_healthy":
+            return f"must depend on {node} being healthy"
+    if any(m.get("image") != (services.get(r) or {}).get("image") for r in replicas):
+        return "must run the same image as the service replicas"
     return None
-check("compose: migrate runs `migrate` once, after postgres is healthy, on the ota image", migrate_service)
+check("compose: migrate runs `migrate` once, after pg1 and pg2 are healthy, on the service image", migrate_service)
 
-def ota_service():
-    o = services.get("ota") or {}
-    cmd = o.get("command")
-    if cmd is not None and (cmd != ["serve"] or "serve" not in verbs):
-        return f"command is {cmd!r}, expected ['serve'] or the image's default"
-    dep = (o.get("depends_on") or {}).get("migrate") or {}
-    if dep.get("condition") != "service_completed_successfully":
-        return "must depend on migrate with service_completed_successfully"
-    ports = [str(p) for p in o.get("ports") or []]
-    for port in ("8080", "8443"):
-        if not any(p.endswith(":" + port) for p in ports):
-            return f"container port {port} is not published"
-    env = o.get("environment") or {}
-    if "ConnectionStrings__Ota" not in env:
-        return "ConnectionStrings__Ota is not set"
-    if env.get("ASPNETCORE_ENVIRONMENT") != "Production":
-        return "ASPNETCORE_ENVIRONMENT is not Production"
-    for key in ("Ota__Devices__FleetCaPath", "Ota__Https__CertificatePath", "Ota__Https__KeyPath",
-                "Ota__ApiKeys__0__Name", "Ota__ApiKeys__0__Hash", "Ota__ApiKeys__0__Scope",
-                "Ota__Signing__PublicKeys__0__Id", "Ota__Signing__PublicKeys__0__Path",
-                "Ota__Signing__RequireSigned"):
-        if key not in env:
-            return f"{key} is not set"
-    if not any(str(v).startswith("./secrets:") and str(v).endswith(":ro") for v in o.get("volumes") or []):
-        return "./secrets is not mounted read-only"
+def ota_services():
+    if len(replicas) < 2:
+        return f"service replicas are {replicas}; the stack runs two or more behind haproxy"
+    for name in replicas:
+        o = services[name]
+        if "serve" not in verbs:
+            return "serve is not a verb of the executable"
+        dep = (o.get("depends_on") or {}).get("migrate") or {}
+        if dep.get("condition") != "service_completed_successfully":
+            return f"{name} must depend on migrate with service_completed_successfully"
+        if o.get("ports"):
+            return f"{name} publishes ports; devices and admins come through haproxy"
+        env = o.get("environment") or {}
+        cs = str(env.get("ConnectionStrings__Ota", ""))
+        if not re.search(r"Host=pg1:5432,pg2:5432;", cs) or "Target Session Attributes=primary" not in cs:
+            return f"{name}: ConnectionStrings__Ota must list pg1 and pg2 with Target Session Attributes=primary"
+        if env.get("ASPNETCORE_ENVIRONMENT") != "Production":
+            return f"{name}: ASPNETCORE_ENVIRONMENT is not Production"
+        for key in ("Ota__Devices__FleetCaPath", "Ota__Https__CertificatePath", "Ota__Https__KeyPath",
+                    "Ota__ApiKeys__0__Name", "Ota__ApiKeys__0__Hash", "Ota__ApiKeys__0__Scope",
+                    "Ota__Signing__PublicKeys__0__Id", "Ota__Signing__PublicKeys__0__Path",
+                    "Ota__Signing__RequireSigned", "Ota__Devices__ForwardedCertificateHeader"):
+            if key not in env:
+                return f"{name}: {key} is not set"
+        if str(env.get("Ota__Devices__TrustedProxies__0")) != haproxy_address or not haproxy_address:
+            return f"{name}: the trusted proxy {env.get('Ota__Devices__TrustedProxies__0')!r} is not haproxy's address {haproxy_address!r}"
+        if not any(str(v).startswith("./secrets:") and str(v).endswith(":ro") for v in o.get("volumes") or []):
+            return f"{name}: ./secrets is not mounted read-only"
     return None
-check("compose: ota serves after migrate succeeded, ports 8080/8443, settings, secrets read-only", ota_service)
+check("compose: two or more replicas serve after migrate succeeded, both PostgreSQL hosts, haproxy trusted, secrets read-only", ota_services)
+
+def haproxy_config():
+    ports = [str(p) for p in haproxy.get("ports") or []]
+    for port in ("8080", "8443", "9443"):
+        if not any(p.endswith(":" + port) for p in ports):
+            return f"haproxy does not publish container port {port}"
+    mounts = [str(v) for v in haproxy.get("volumes") or []]
+    if not any(v.startswith("./haproxy/haproxy.cfg:") for v in mounts):
+        return "haproxy.cfg is not mounted"
+    cfg = read("deploy/haproxy/haproxy.cfg")
+    sections = {}
+    for block in re.split(r"\n(?=\S)", cfg):
+        head = block.split("\n", 1)[0].split()
+        if len(head) >= 2:
+            sections[(head[0], head[1])] = block
+    for backend, port in (("replicas_tls", "8443"), ("replicas_http", "8080")):
+        body = sections.get(("backend", backend), "")
+        servers = re.findall(r"^\s*server\s+\S+\s+([\w-]+):(\d+)", body, re.M)
+        if sorted(h for h, _ in servers) != replicas or any(p != port for _, p in servers):
+            return f"backend {backend} has servers {servers}, expected every replica {replicas} on {port}"
+        if "option httpchk GET /health" not in body:
+            return f"backend {backend} does not check /health"
+    header = services[replicas[0]]["environment"]["Ota__Devices__ForwardedCertificateHeader"]
+    for (kind, name), body in sections.items():
+        if kind == "frontend" and "mode http" in body and f"del-header {header}" not in body:
+            return f"frontend {name} passes a client's own {header} header on"
+    term = sections.get(("frontend", "devices_terminate"), "")
+    if f"set-header {header} %[ssl_c_der,base64]" not in term or "ssl crt" not in term:
+        return f"frontend devices_terminate does not terminate TLS and forward the certificate in {header}"
+    if "mode tcp" not in sections.get(("frontend", "devices_passthrough"), ""):
+        return "frontend devices_passthrough is not TLS passthrough (mode tcp)"
+    return None
+check("haproxy: device TLS passed through and terminated (certificate forwarded, client header removed), /health checks on every replica", haproxy_config)
+
+def patroni():
+    conf = yaml.safe_load(read("deploy/patroni/patroni.yml"))
+    dcs = conf["bootstrap"]["dcs"]
+    if dcs.get("synchronous_mode") is not True or dcs.get("synchronous_mode_strict") is not True:
+        return "synchronous_mode and synchronous_mode_strict must be true (no acknowledged write lost in a failover)"
+    if str(dcs["postgresql"]["parameters"].get("synchronous_commit")) != "on":
+        return "synchronous_commit must be on"
+    if not os.path.exists(os.path.join(deploy, "patroni", "post-bootstrap.sh")):
+        return "patroni/post-bootstrap.sh is missing"
+    for node in ("pg1", "pg2"):
+        pg = services.get(node) or {}
+        env = pg.get("environment") or {}
+        if env.get("PATRONI_NAME") != node or not any(":/var/lib/postgresql/data" in str(v) for v in pg.get("volumes") or []):
+            return f"{node}: PATRONI_NAME or its data volume is wrong"
+        if "8008" not in " ".join(map(str, (pg.get("healthcheck") or {}).get("test") or [])):
+            return f"{node} has no healthcheck on Patroni's REST API"
+    return None
+check("patroni: pg1 and pg2 under Patroni, synchronous_mode_strict with synchronous_commit on", patroni)
+
+def offload_nginx():
+    ng = services.get("nginx") or {}
+    mounts = [str(v) for v in ng.get("volumes") or []]
+    if not any(v.startswith("./nginx:") for v in mounts) or not os.path.exists(os.path.join(deploy, "nginx", "render.sh")):
+        return "nginx does not mount deploy/nginx (render.sh and its template)"
+    served = next((v.split(":")[1] for v in mounts if v.startswith("artifacts:")), None)
+    if not served or not mounts[[v.startswith("artifacts:") for v in mounts].index(True)].endswith(":ro"):
+        return "nginx does not mount the artifacts volume read-only"
+    command = " ".join(map(str, ng.get("command") or []))
+    if f"render.sh /tmp/nginx 0.0.0.0:8081 {served} " not in command:
+        return f"nginx's render.sh does not serve {served}"
+    secret = (ng.get("environment") or {}).get("OTA_OFFLOAD_SECRET")
+    for name in replicas:
+        env = services[name].get("environment") or {}
+        if env.get("Ota__Artifacts__Store") != "directory" or env.get("Ota__Artifacts__Directory") != served:
+            return f"{name} does not store images in {served}, the directory nginx serves"
+        if f"artifacts:{served}" not in [str(v) for v in services[name].get("volumes") or []]:
+            return f"{name} does not mount the artifacts volume at {served}"
+        if env.get("Ota__Offload__Secret") != secret or not secret:
+            return f"{name}'s Ota__Offload__Secret is not nginx's secret"
+        if not str(env.get("Ota__Offload__BaseUrl", "")).startswith("${"):
+            return f"{name}'s Ota__Offload__BaseUrl is not taken from deploy/.env"
+    return None
+check("nginx: serves the replicas' image directory read-only with their offload secret", offload_nginx)
 
 def other_services():
-    missing = {"postgres", "migrate", "ota", "prometheus", "grafana"} - set(services)
+    missing = {"etcd", "pg1", "pg2", "migrate", "haproxy", "prometheus", "grafana"} - set(services)
     if missing:
         return f"missing services {sorted(missing)}"
-    pg = services["postgres"]
-    if not str(pg.get("image", "")).startswith("postgres:16"):
-        return "postgres is not postgres:16"
-    if "pg_isready" not in " ".join(map(str, (pg.get("healthcheck") or {}).get("test") or [])):
-        return "postgres has no pg_isready healthcheck"
-    if not any(":/var/lib/postgresql/data" in str(v) for v in pg.get("volumes") or []):
-        return "postgres data is not on a volume"
     for name in ("prometheus", "grafana"):
         for v in services[name].get("volumes") or []:
             src = str(v).split(":")[0]
             if src.startswith(".") and not os.path.exists(os.path.join(deploy, src)):
                 return f"{name} mounts {src}, which does not exist"
     return None
-check("compose: postgres, prometheus and grafana are set up and their mounts exist", other_services)
+check("compose: etcd, pg1, pg2, haproxy, prometheus and grafana are there and their mounts exist", other_services)
 
 def dockerfile():
     text = read("deploy/Dockerfile")
@@ -251,16 +329,14 @@ def scrape_target():
     if not job:
         return "no job paku-ota (OtaServiceDown keys on it)"
     targets = [t for sc in job.get("static_configs", []) for t in sc.get("targets", [])]
-    if targets != ["ota:8080"] or job.get("metrics_path", "/metrics") != "/metrics":
-        return f"targets {targets}, path {job.get('metrics_path')}"
-    if "ota" not in services:
-        return "no compose service named ota"
+    if targets != [f"{r}:8080" for r in replicas] or job.get("metrics_path", "/metrics") != "/metrics":
+        return f"targets {targets}, path {job.get('metrics_path')}; expected every replica {replicas}"
     mounted = [str(v) for v in services["prometheus"].get("volumes") or []]
     for f in prom.get("rule_files", []):
         if not any(v.startswith(f"./prometheus/{f}:") for v in mounted):
             return f"rule file {f} is not mounted into the prometheus container"
     return None
-check("prometheus.yml scrapes ota:8080/metrics and its rule files are mounted", scrape_target)
+check("prometheus.yml scrapes every replica's /metrics and its rule files are mounted", scrape_target)
 
 REQUIRED_ALERTS = {"OtaUpdateFailureRateHigh", "OtaRolloutStuck", "OtaDevicesUnseenAfterUpdate",
                    "OtaFirmwareStorageHigh", "OtaServiceDown"}
@@ -419,8 +495,8 @@ for name, service in (compose.get("services") or {}).items():
 result("after the recipe, every file compose mounts exists under the name the verbs wrote", "; ".join(missing))
 
 secrets = os.path.join(deploy, "secrets")
-private = [f for f in os.listdir(secrets) if f != "server.key" and "PRIVATE KEY" in open(os.path.join(secrets, f), errors="replace").read()]
-result("no private key but the server's is in deploy/secrets (ca.key and signing.key stay offline)", ", ".join(private))
+private = [f for f in os.listdir(secrets) if f not in ("server.key", "haproxy-server.pem") and "PRIVATE KEY" in open(os.path.join(secrets, f), errors="replace").read()]
+result("no private key but the server's (server.key, haproxy-server.pem) is in deploy/secrets (ca.key and signing.key stay offline)", ", ".join(private))
 
 env = dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", open(os.path.join(deploy, ".env")).read(), re.M))
 left = [k for k, v in env.items() if "change-me" in v]

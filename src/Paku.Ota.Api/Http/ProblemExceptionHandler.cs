@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
-using Npgsql;
+using Paku.Ota.Infrastructure.Persistence;
 
 namespace Paku.Ota.Api.Http;
 
@@ -82,18 +82,4 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 
     [GeneratedRegex("""^Failed to bind parameter "(?<type>[^ "]+) (?<name>[^"]+)" from "(?<value>[^"]*)"\.""")]
     private static partial Regex BoundParameter();
-}
-
-/// <summary>Recognises the failures that mean "PostgreSQL is not there right now".</summary>
-public static class DatabaseUnavailable
-{
-    public static bool Is(Exception exception) => exception switch
-    {
-        NpgsqlException { IsTransient: true } => true,
-        NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException or IOException } => true,
-        PostgresException { SqlState: "57P01" or "57P02" or "57P03" or "53300" } => true,
-        TimeoutException => true,
-        _ when exception.InnerException is { } inner => Is(inner),
-        _ => false,
-    };
 }

@@ -165,7 +165,7 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
 
             // PostgreSQL is unreachable: what queued meanwhile would wait a connect timeout per group
             // only to fail the same way, so it is answered now (503, the devices retry later)
-            while (IsUnreachable(e) && _queue.Reader.TryRead(out var queued))
+            while (DatabaseUnavailable.Is(e) && _queue.Reader.TryRead(out var queued))
             {
                 queued.Opened.TrySetException(e);
             }
@@ -184,9 +184,6 @@ public sealed class UpdateLedger : IUpdateLedger, IAsyncDisposable
             await group.EndAsync();
         }
     }
-
-    private static bool IsUnreachable(Exception e) =>
-        e is TimeoutException or NpgsqlException { IsTransient: true } or NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException };
 
     private static async Task<Dictionary<string, DeviceUpdateState>> LockAsync(NpgsqlConnection connection, List<Opening> openings)
     {
