@@ -8,10 +8,11 @@
 #   QUICK=1 bench/overload.sh    1 run of 5 s (a try-out; the section goes to bench/out/overload/RESULTS.overload.md)
 #
 # Settings (environment) besides run.sh's (ports, THREADS, DURATION, RUNS, FLEET): PEAK_CONNECTIONS (closed-loop
-# connection counts tried for the peak), OVERLOAD_FACTOR (offered load as a multiple of the peak), THINK_MS (each
-# overload connection pauses this long between requests, so the offered rate does not fall when the service
-# sheds), PROBES (sequential curl clients timing admitted checks), ADMISSION (service settings for the admitted
-# run, e.g. "Ota__Admission__MaxConcurrent=64 Ota__Admission__QueueLimit=64"; default: the service's defaults).
+# connection counts tried for the peak), OVERLOAD_CONNECTIONS (connections of the overload fleets, 4096), THINK_MS
+# (each overload connection pauses this long between requests; 0: a shed connection asks again at once, so the
+# offered load is several times the peak), PROBES (sequential curl clients timing admitted checks), ADMISSION
+# (service settings for the admitted runs; default "Ota__Admission__RetryAfterSeconds=1", a short Retry-After for
+# the fleet that honours it, otherwise the service's defaults).
 set -euo pipefail
 
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,14 +24,14 @@ TLS_PROCS=${TLS_PROCS:-2}
 # shellcheck source=run.sh
 source "$bench/run.sh"
 
-PEAK_CONNECTIONS=${PEAK_CONNECTIONS:-"32 64 128"}
+PEAK_CONNECTIONS=${PEAK_CONNECTIONS:-"128 256 512"}
 # overload runs are longer than the peak's: shed clients that honour Retry-After come back 5-10 s later, and a
 # run must cover several of those rounds, not just the first burst
 OVERLOAD_DURATION=${OVERLOAD_DURATION:-$((DURATION * 3))}
-OVERLOAD_FACTOR=${OVERLOAD_FACTOR:-4}
-THINK_MS=${THINK_MS:-100}
+OVERLOAD_CONNECTIONS=${OVERLOAD_CONNECTIONS:-4096}
+THINK_MS=${THINK_MS:-0}
 PROBES=${PROBES:-4}
-ADMISSION=${ADMISSION:-}
+ADMISSION=${ADMISSION-Ota__Admission__RetryAfterSeconds=1}
 if [ "$QUICK" = 1 ]; then SECTION_OUT=$out/RESULTS.overload.md; else SECTION_OUT=$bench/RESULTS.md; fi
 BASE_PID=none              # no baseline app or nginx in this scenario: run.sh's CPU snapshot counts them as 0
 nginx_pids() { :; }
@@ -140,7 +141,7 @@ write_section() { # peak_label peak_rps connections
     echo "$(nproc) cores **shared with other engineers' builds and tests** (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end): absolute figures"
     echo "are noisy; the ratios compare runs made minutes apart in the same run. Fleet of $FLEET devices; every figure is the median of"
     echo "$RUNS runs ($DURATION s for the peak, $OVERLOAD_DURATION s under overload). Service settings: the production defaults"
-    echo "(Ota:Admission MaxConcurrent 64, QueueLimit 64, RetryAfterSeconds 5: a shed call is told 5-10 s)${ADMISSION:+, with $ADMISSION}."
+    echo "(Ota:Admission MaxConcurrent 512, QueueLimit 2048, MaxQueueMilliseconds 200, RetryAfterSeconds 5)${ADMISSION:+, with $ADMISSION}."
     echo
     echo "**Peak.** wrk, closed loop (each connection sends its next check when the last is answered), $THREADS threads:"
     echo
@@ -153,10 +154,11 @@ write_section() { # peak_label peak_rps connections
     echo
     echo "Peak goodput: **$(printf '%.0f' "$peak") req/s** (at $peak_label)."
     echo
-    echo "**Overload.** $conns connections, each pausing ${THINK_MS} ms after every answer, meant to offer $OVERLOAD_FACTOR × the"
-    echo "peak (what wrk managed to offer on the shared machine is in the table). Two fleets: one that ignores Retry-After"
-    echo "(a shed answer comes back at once and that connection asks again ${THINK_MS} ms later: a broken or hostile fleet), and"
-    echo "one that honours it as paku-ota's device component does (the next request after a 503 waits Retry-After, 5-10 s)."
+    echo "**Overload.** wrk, $conns connections, each asking again ${THINK_MS} ms after every answer (what that offered on the"
+    echo "shared machine, as a multiple of the peak, is in the table). Two fleets: one that ignores Retry-After (a shed answer"
+    echo "is followed at once by the next request: a broken or hostile fleet, the worst case), and one that honours it as"
+    echo "paku-ota's device component does (the next request after a 503 waits Retry-After; here 1-2 s, see the settings)."
+    echo "Admission sheds by queueing time: a check that gets no turn within MaxQueueMilliseconds is answered 503 + Retry-After."
     echo "Meanwhile $PROBES probes (curl, one keep-alive connection each, back to back) time the checks that were admitted,"
     echo "and an operator probe calls \`/health\` and \`GET /api/admin/devices\` every 100 ms."
     echo
@@ -198,7 +200,7 @@ overload_main() {
   rm -rf "$out/raw"/* "$out/logs"/*
   : >"$out/run.log"; : >"$out/results.tsv"; : >"$out/seeding.tsv"; : >"$out/overload.tsv"
   ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
-  say "overload: fleet $FLEET, $DURATION s x $RUNS runs, peak at ${PEAK_CONNECTIONS// /\/} connections, then $OVERLOAD_FACTOR x peak"
+  say "overload: fleet $FLEET, $DURATION s x $RUNS runs, peak at ${PEAK_CONNECTIONS// /\/} connections, then $OVERLOAD_CONNECTIONS connections without pause"
   install_tools
   describe_machine
   build
@@ -221,7 +223,7 @@ overload_main() {
     [ "$m" != - ] && awk -v a="$m" -v b="$peak" 'BEGIN { exit !(a > b) }' && { peak=$m; peak_label="peak-c$c"; }
   done
   [ -n "$peak_label" ] || die "no valid peak run (see $out/results.tsv)"
-  local conns; conns=$(awk -v p="$peak" -v f="$OVERLOAD_FACTOR" -v t="$THINK_MS" 'BEGIN { c = int(p * f * t / 1000 + 0.5); print c < 1 ? 1 : c }')
+  local conns=$OVERLOAD_CONNECTIONS
   say "peak goodput $(printf '%.0f' "$peak") req/s at $peak_label; overload: $conns connections with ${THINK_MS} ms pauses"
 
   for run in $(seq 1 "$RUNS"); do

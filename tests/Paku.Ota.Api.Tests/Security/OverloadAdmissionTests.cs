@@ -7,10 +7,14 @@ using Paku.Ota.Testing;
 namespace Paku.Ota.Api.Tests.Security;
 
 /// <summary>Device admission over real TLS, driven deterministically: the service admits one device call at a
-/// time with no queue (Ota:Admission), the test holds that one call inside the service by locking the devices
-/// table, and the next device call must be shed at once while the admin API and /health still answer.</summary>
+/// time (Ota:Admission), the test holds that one call inside the service by locking the devices table, and the
+/// next device call must be shed while the admin API and /health still answer. Once with no queue (shed at
+/// once: the queue is full), once with a queue and a tiny queueing target (shed when it has waited that long;
+/// without the target it would wait behind the lock until the client gave up).</summary>
 [NonParallelizable]
-public sealed class OverloadAdmissionTests
+[TestFixture(0, 60_000, "Ota:Admission:QueueLimit")]
+[TestFixture(8, 150, "Ota:Admission:MaxQueueMilliseconds")]
+public sealed class OverloadAdmissionTests(int queueLimit, int maxQueueMilliseconds, string shedBy)
 {
     private TestDatabase _db = null!;
     private RealServer _server = null!;
@@ -22,7 +26,8 @@ public sealed class OverloadAdmissionTests
         _server = await RealServer.StartAsync(_db.ConnectionString, new Dictionary<string, string?>
         {
             ["Ota:Admission:MaxConcurrent"] = "1",
-            ["Ota:Admission:QueueLimit"] = "0",
+            ["Ota:Admission:QueueLimit"] = queueLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Ota:Admission:MaxQueueMilliseconds"] = maxQueueMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Ota:Admission:RetryAfterSeconds"] = "7",
         });
     }
@@ -57,7 +62,9 @@ public sealed class OverloadAdmissionTests
         var held = heldClient.GetAsync(Check("esp32_held"));
         await WaitUntilACheckWaitsOnTheLockAsync(held);
 
+        var started = DateTime.UtcNow;
         var shed = await shedClient.GetAsync(Check("esp32_shed"));
+        var shedAfter = DateTime.UtcNow - started;
         var status = await shedClient.PostAsJsonAsync("/api/device/esp32_shed/update-status",
             new { device_id = "esp32_shed", firmware_version = "1.1.0", status = "downloading", progress_percent = 1 });
         var health = await admin.GetAsync("/health");
@@ -72,7 +79,9 @@ public sealed class OverloadAdmissionTests
         Assert.That(shed.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
         var problem = await shed.Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(problem.GetProperty("status").GetInt32(), Is.EqualTo(503));
-        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("Ota:Admission").And.Contain($"retry in {retryAfter} seconds"));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("Ota:Admission").And.Contain($"retry in {retryAfter} seconds")
+            .And.Contain(shedBy));
+        Assert.That(shedAfter, Is.LessThan(TimeSpan.FromSeconds(30)), "shed, not left waiting behind the held check");
         Assert.That(status.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), "status reports are under admission too");
         Assert.That(status.Headers.RetryAfter?.Delta?.TotalSeconds, Is.InRange(7, 14));
         Assert.That(health.StatusCode, Is.EqualTo(HttpStatusCode.OK), "/health is outside admission");
