@@ -34,7 +34,9 @@ public sealed class Rollout
         FailureThreshold threshold,
         string? pauseReason,
         bool isHalted,
-        AttemptDeadline deadline)
+        AttemptDeadline deadline,
+        WindowSchedule windows,
+        Pace pace)
     {
         Name = name;
         DeviceModel = deviceModel;
@@ -48,6 +50,8 @@ public sealed class Rollout
         PauseReason = pauseReason;
         IsHalted = isHalted;
         Deadline = deadline;
+        Windows = windows;
+        Pace = pace;
     }
 
     public string Name { get; }
@@ -75,6 +79,12 @@ public sealed class Rollout
     /// <summary>How long its devices may stay silent in each step of an attempt before it times out.</summary>
     public AttemptDeadline Deadline { get; private set; }
 
+    /// <summary>When it may start new attempts; <see cref="WindowSchedule.Always"/> when it has no windows.</summary>
+    public WindowSchedule Windows { get; private set; }
+
+    /// <summary>How fast it may start new attempts; <see cref="Rollouts.Pace.None"/> when unpaced.</summary>
+    public Pace Pace { get; private set; }
+
     public static RolloutCreation Create(
         string? name,
         string? deviceModel,
@@ -85,7 +95,9 @@ public sealed class Rollout
         bool isActive = true,
         bool allowDowngrade = false,
         FailureThreshold? threshold = null,
-        AttemptDeadline? deadline = null)
+        AttemptDeadline? deadline = null,
+        WindowSchedule? windows = null,
+        Pace? pace = null)
     {
         ArgumentNullException.ThrowIfNull(version);
         filter ??= TargetFilter.None;
@@ -114,7 +126,8 @@ public sealed class Rollout
 
         var rollout = new Rollout(
             name!, deviceModel!, version, targetType, filter, percentage, isActive, allowDowngrade,
-            threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false, deadline ?? AttemptDeadline.Default);
+            threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false, deadline ?? AttemptDeadline.Default,
+            windows ?? WindowSchedule.Always, pace ?? Pace.None);
         return new RolloutCreation(rollout, []);
     }
 
@@ -134,7 +147,9 @@ public sealed class Rollout
         FailureThreshold threshold,
         string? pauseReason,
         bool isHalted,
-        AttemptDeadline? deadline = null)
+        AttemptDeadline? deadline = null,
+        WindowSchedule? windows = null,
+        Pace? pace = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentException.ThrowIfNullOrEmpty(deviceModel);
@@ -154,7 +169,9 @@ public sealed class Rollout
             name, deviceModel, version, targetType, filter, percentage, isActive, allowDowngrade, threshold,
             pauseReason: isActive ? null : pauseReason,
             isHalted: isHalted && !isActive,
-            deadline ?? AttemptDeadline.Default);
+            deadline ?? AttemptDeadline.Default,
+            windows ?? WindowSchedule.Always,
+            pace ?? Pace.None);
     }
 
     public static FieldError? ValidatePercentage(int percentage) =>
@@ -336,6 +353,19 @@ public sealed class Rollout
     {
         ArgumentNullException.ThrowIfNull(deadline);
         Deadline = deadline;
+    }
+
+    /// <summary>Replaces the windows; an empty schedule lets the rollout start attempts at any time.</summary>
+    public void ChangeWindows(WindowSchedule windows)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        Windows = windows;
+    }
+
+    public void ChangePace(Pace pace)
+    {
+        ArgumentNullException.ThrowIfNull(pace);
+        Pace = pace;
     }
 
     /// <summary>
