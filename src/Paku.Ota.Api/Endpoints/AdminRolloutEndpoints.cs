@@ -19,12 +19,14 @@ public static class AdminRolloutEndpoints
     private const int MaxBodyBytes = 2 * 1024 * 1024;
 
     private static readonly string[] CreateFields =
-        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline"];
+        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline", "windows", "pace"];
 
-    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline"];
+    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline", "windows", "pace"];
     private static readonly string[] FilterFields = ["device_ids", "groups"];
     private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
     private static readonly string[] DeadlineFields = ["downloading_minutes", "installing_minutes", "success_minutes"];
+    private static readonly string[] WindowFields = ["days", "start", "end", "time_zone"];
+    private static readonly string[] PaceFields = ["per_minute", "max_in_flight"];
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
@@ -62,7 +64,8 @@ public static class AdminRolloutEndpoints
             body.Boolean("allow_downgrade"),
             Threshold(body),
             Deadline(body),
-            Actor(user));
+            Actor(user))
+        { Windows = Windows(body), Pace = Pace(body) };
         if (body.Error is { } shape)
         {
             return shape.ToProblem();
@@ -90,7 +93,8 @@ public static class AdminRolloutEndpoints
             Filter(body),
             Threshold(body),
             Deadline(body),
-            Actor(user));
+            Actor(user))
+        { Windows = Windows(body), Pace = Pace(body) };
         if (body.Error is { } shape)
         {
             return shape.ToProblem();
@@ -154,6 +158,25 @@ public static class AdminRolloutEndpoints
         deadline.AllowOnly(DeadlineFields);
         return new AttemptDeadlineInput(
             deadline.WholeNumber("downloading_minutes"), deadline.WholeNumber("installing_minutes"), deadline.WholeNumber("success_minutes"));
+    }
+
+    private static List<WindowInput>? Windows(JsonFields body) =>
+        body.Objects("windows")?.Select(window =>
+        {
+            window.AllowOnly(WindowFields);
+            return new WindowInput(window.Strings("days"), window.String("start"), window.String("end"), window.String("time_zone"));
+        }).ToList();
+
+    private static PaceInput? Pace(JsonFields body)
+    {
+        var pace = body.Object("pace");
+        if (pace is null)
+        {
+            return null;
+        }
+
+        pace.AllowOnly(PaceFields);
+        return new PaceInput(pace.WholeNumber("per_minute"), pace.WholeNumber("max_in_flight"));
     }
 
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";

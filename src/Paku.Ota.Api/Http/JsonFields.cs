@@ -183,6 +183,35 @@ public sealed class JsonFields
             ? new JsonFields(value, Path(name) + ".", _nullIsAbsent, _problems)
             : null;
 
+    /// <summary>An array of objects, each read with the same rules; their problems are named <c>name[i].field</c>.
+    /// Null (with a problem recorded) when it is not an array or holds anything but objects.</summary>
+    public IReadOnlyList<JsonFields>? Objects(string name)
+    {
+        if (!TryGet(name, out var value) || !Expect(name, value, JsonValueKind.Array, "an array of objects"))
+        {
+            return null;
+        }
+
+        var objects = new List<JsonFields>(value.GetArrayLength());
+        var bad = 0;
+        var index = 0;
+        foreach (var element in value.EnumerateArray())
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                objects.Add(new JsonFields(element, $"{Path(name)}[{index}].", _nullIsAbsent, _problems));
+            }
+            else if (++bad <= ReportedElements)
+            {
+                Add($"{name}[{index}]", $"{Path(name)}[{index}] must be an object, not {Describe(element)}.");
+            }
+
+            index++;
+        }
+
+        return bad == 0 ? objects : null;
+    }
+
     private bool TryGet(string name, out JsonElement value)
     {
         if (!_values.TryGetValue(name, out value))

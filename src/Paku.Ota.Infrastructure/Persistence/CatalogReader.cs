@@ -31,7 +31,8 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
             select id, name, release_id, device_model, target_type, target_filter::text as target_filter,
                    rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
                    failure_min_attempts, pause_reason, halted_at is not null as halted,
-                   deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes
+                   deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes,
+                   windows::text as windows, pace_per_minute, pace_max_in_flight
             from rollouts
             """, transaction: transaction, cancellationToken: cancellationToken));
         var blocks = await DeviceBlockStore.ReadAllAsync(connection, transaction, cancellationToken);
@@ -49,7 +50,8 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
             TargetTypes.TryParse(r.target_type, out var type);
             var rollout = Rollout.Restore(r.name, r.device_model, release.Version, type, ParseFilter(r.target_filter), r.rollout_percentage,
                 r.is_active, r.allow_downgrade, new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts), r.pause_reason, r.halted,
-                AttemptDeadline.FromMinutes(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes));
+                AttemptDeadline.FromMinutes(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
+                WindowsJson.Read(r.windows), new Pace(r.pace_per_minute, r.pace_max_in_flight));
             return new CatalogRollout(r.id, rollout, release);
         });
         return new CatalogSnapshot(generation, releases, rollouts, blocks);
@@ -73,6 +75,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
 
     private sealed record RolloutRow(long id, string name, long release_id, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
-        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes);
+        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
+        string windows, int? pace_per_minute, int? pace_max_in_flight);
 #pragma warning restore IDE1006, SA1300
 }

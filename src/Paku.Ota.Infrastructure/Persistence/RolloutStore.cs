@@ -18,6 +18,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent, r.failure_min_attempts,
                r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
+               r.windows::text as windows, r.pace_per_minute, r.pace_max_in_flight, h.in_flight,
                r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
                r.created_by, r.created_at, r.updated_at,
                p.targeted, p.offered, p.downloading, p.installing, p.reported_success, p.confirmed, p.failed, p.rolled_back,
@@ -45,7 +46,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         select r.id, r.name, r.device_model, fr.version, r.target_type, r.target_filter::text as target_filter,
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
                r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
-               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes
+               r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
+               r.windows::text as windows, r.pace_per_minute, r.pace_max_in_flight
         from rollouts r
         join firmware_releases fr on fr.id = r.release_id
         where r.name = @name
@@ -71,11 +73,13 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             insert into rollouts (name, release_id, firmware_version, device_model, target_type, target_filter,
                                   rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
                                   failure_min_attempts, pause_reason, created_by,
-                                  deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes)
+                                  deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes,
+                                  windows, pace_per_minute, pace_max_in_flight)
             select @name, fr.id, fr.version, fr.device_model, @targetType, @filter::jsonb,
                    @percentage, @isActive, @allowDowngrade, @thresholdPercent,
                    @thresholdAttempts, @pauseReason, @createdBy,
-                   @downloadingMinutes, @installingMinutes, @successMinutes
+                   @downloadingMinutes, @installingMinutes, @successMinutes,
+                   @windows::jsonb, @pacePerMinute, @paceMaxInFlight
             from firmware_releases fr
             where fr.id = @releaseId
             on conflict (name) do nothing
@@ -95,6 +99,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             downloadingMinutes = (int)rollout.Deadline.Downloading.TotalMinutes,
             installingMinutes = (int)rollout.Deadline.Installing.TotalMinutes,
             successMinutes = (int)rollout.Deadline.Success.TotalMinutes,
+            windows = WindowsJson.Write(rollout.Windows),
+            pacePerMinute = rollout.Pace.PerMinute,
+            paceMaxInFlight = rollout.Pace.MaxInFlight,
         }, cancellationToken: cancellationToken));
         return inserted == 1;
     }
@@ -193,7 +200,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             row.name, row.device_model, FirmwareVersion.Parse(row.version), type, CatalogReader.ParseFilter(row.target_filter),
             row.rollout_percentage, row.is_active, row.allow_downgrade,
             new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted,
-            AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes));
+            AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes),
+            WindowsJson.Read(row.windows), new Pace(row.pace_per_minute, row.pace_max_in_flight));
     }
 
     /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>
@@ -231,6 +239,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             r.name, r.firmware_version, r.device_model, r.target_type, shownFilter, r.rollout_percentage, r.is_active, r.allow_downgrade,
             new FailureThresholdView(Normalised(r.failure_threshold_percent), r.failure_min_attempts),
             new AttemptDeadlineView(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
+            WindowView.Of(WindowsJson.Read(r.windows)),
+            new PaceView(r.pace_per_minute, r.pace_max_in_flight, r.in_flight),
             state, r.pause_reason, Utc(r.halted_at), haltDetails, r.release_withdrawn, r.created_by, Utc(r.created_at), Utc(r.updated_at),
             new RolloutProgress(r.targeted, r.offered, r.downloading, r.installing, r.reported_success, r.confirmed, r.failed, r.rolled_back,
                 r.timed_out, r.attempts, Normalised(r.failure_rate_percent)));
@@ -264,6 +274,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                        deadline_downloading_minutes = @downloadingMinutes,
                        deadline_installing_minutes = @installingMinutes,
                        deadline_success_minutes = @successMinutes,
+                       windows = @windows::jsonb,
+                       pace_per_minute = @pacePerMinute,
+                       pace_max_in_flight = @paceMaxInFlight,
                        updated_at = now()
                  where id = @id
                 """, new
@@ -279,6 +292,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                 downloadingMinutes = (int)Rollout.Deadline.Downloading.TotalMinutes,
                 installingMinutes = (int)Rollout.Deadline.Installing.TotalMinutes,
                 successMinutes = (int)Rollout.Deadline.Success.TotalMinutes,
+                windows = WindowsJson.Write(Rollout.Windows),
+                pacePerMinute = Rollout.Pace.PerMinute,
+                paceMaxInFlight = Rollout.Pace.MaxInFlight,
             }, transaction, cancellationToken: cancellationToken));
             await transaction.CommitAsync(cancellationToken);
         }
@@ -312,11 +328,13 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
 
     private sealed record StoredRow(long id, string name, string device_model, string version, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
-        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes);
+        string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
+        string windows, int? pace_per_minute, int? pace_max_in_flight);
 
     private sealed record ViewRow(string name, string firmware_version, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
         int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
+        string windows, int? pace_per_minute, int? pace_max_in_flight, int in_flight,
         string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
         string? created_by, DateTime created_at, DateTime updated_at,
         int targeted, int offered, int downloading, int installing, int reported_success, int confirmed, int failed, int rolled_back,

@@ -22,6 +22,12 @@ public sealed record CreateRollout(
     string Actor) : ICommand<Result<RolloutView>>
 {
     public const int DefaultPercentage = 100;
+
+    /// <summary>Maintenance windows; none (the default) lets the rollout start attempts at any time.</summary>
+    public IReadOnlyList<WindowInput>? Windows { get; init; }
+
+    /// <summary>How fast it may start attempts; none (the default) is unpaced.</summary>
+    public PaceInput? Pace { get; init; }
 }
 
 public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries)
@@ -55,7 +61,9 @@ public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             isActive: true,
             allowDowngrade: command.AllowDowngrade ?? false,
             threshold,
-            command.AttemptDeadline?.Over(AttemptDeadline.Default));
+            command.AttemptDeadline?.Over(AttemptDeadline.Default),
+            command.Windows is { } windows ? WindowInput.ToSchedule(windows).Schedule : null,
+            command.Pace?.ToPace());
         if (!creation.Succeeded)
         {
             return RolloutRules.ToError(creation.Errors);
