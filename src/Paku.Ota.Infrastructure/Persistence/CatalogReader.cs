@@ -51,7 +51,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
             var rollout = Rollout.Restore(r.name, r.device_model, release.Version, type, ParseFilter(r.target_filter), r.rollout_percentage,
                 r.is_active, r.allow_downgrade, new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts), r.pause_reason, r.halted,
                 AttemptDeadline.FromMinutes(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
-                WindowsJson.Read(r.windows), new Pace(r.pace_per_minute, r.pace_max_in_flight));
+                windows: WindowsJson.Read(r.windows), pace: new Pace(r.pace_per_minute, r.pace_max_in_flight));
             return new CatalogRollout(r.id, rollout, release);
         });
         return new CatalogSnapshot(generation, releases, rollouts, blocks);

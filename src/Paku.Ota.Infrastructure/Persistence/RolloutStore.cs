@@ -201,7 +201,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             row.rollout_percentage, row.is_active, row.allow_downgrade,
             new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted,
             AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes),
-            WindowsJson.Read(row.windows), new Pace(row.pace_per_minute, row.pace_max_in_flight));
+            windows: WindowsJson.Read(row.windows), pace: new Pace(row.pace_per_minute, row.pace_max_in_flight));
     }
 
     /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>

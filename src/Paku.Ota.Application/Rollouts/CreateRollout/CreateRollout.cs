@@ -62,8 +62,8 @@ public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             allowDowngrade: command.AllowDowngrade ?? false,
             threshold,
             command.AttemptDeadline?.Over(AttemptDeadline.Default),
-            command.Windows is { } windows ? WindowInput.ToSchedule(windows).Schedule : null,
-            command.Pace?.ToPace());
+            windows: command.Windows is { } windows ? WindowInput.ToSchedule(windows).Schedule : null,
+            pace: command.Pace?.ToPace());
         if (!creation.Succeeded)
         {
             return RolloutRules.ToError(creation.Errors);
