@@ -15,7 +15,7 @@ create table rollout_pace (
     offers      integer     not null default 0 check (offers >= 0)
 );
 
--- as 0004, plus in_flight: attempts downloading or installing, and offers not started yet that are
+-- as 0005_rollout_phases, plus in_flight: attempts downloading or installing, and offers not started yet that are
 -- younger than the rollout's downloading deadline (RolloutHealth.IsInFlight; RolloutHealthViewTests pins it)
 create or replace view rollout_health as
 select r.id as rollout_id,
@@ -25,6 +25,7 @@ select r.id as rollout_id,
        count(rd.device_id) filter (where rd.status = 'rolled_back')::int as rolled_back,
        count(rd.device_id) filter (where rd.status in ('failed', 'rolled_back', 'timed_out'))::int as failures,
        count(rd.device_id) filter (where rd.status = 'timed_out')::int as timed_out,
+       count(rd.device_id) filter (where rd.status = 'confirmed')::int as confirmed,
        count(rd.device_id) filter (
            where rd.status in ('downloading', 'installing')
               or (rd.status = 'offered' and rd.offered_at + make_interval(mins => r.deadline_downloading_minutes) > now()))::int as in_flight

@@ -4,6 +4,7 @@ using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices.CheckForUpdate;
 using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Rollouts.Pacing;
+using Paku.Ota.Application.Rollouts.Phases;
 using Paku.Ota.Application.Updates;
 
 namespace Paku.Ota.Application;
@@ -16,6 +17,7 @@ public static class DependencyInjection
     {
         services.AddValidatorsFromAssembly(typeof(DependencyInjection).Assembly, ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddSingleton<OtaMetrics>();
+        services.AddSingleton<RolloutPhaseAdvancer>();
         services.AddSingleton<RolloutHealthMonitor>();
         services.AddSingleton<AttemptTimeouts>();
         services.AddSingleton<RolloutPacing>();

@@ -65,8 +65,43 @@ public sealed class OpenApiTests
         Assert.That(progress.GetProperty("properties").TryGetProperty("timed_out", out _), Is.True);
     }
 
+    [Test]
+    public async Task The_phase_plan_is_described_in_the_create_and_change_requests_and_the_rollout_answer()
+    {
+        using var client = _factory.CreateClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json"));
+        var root = document.RootElement;
+        var paths = root.GetProperty("paths");
+        JsonElement RequestOf(string path, string method) =>
+            Resolve(root, paths.GetProperty(path).GetProperty(method).GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+        var create = RequestOf("/api/admin/rollout/create", "post");
+        var change = RequestOf("/api/admin/rollout/{name}", "patch");
+        var phase = Resolve(root, create.GetProperty("properties").GetProperty("phases").GetProperty("items"));
+        var advance = paths.GetProperty("/api/admin/rollout/{name}/advance").GetProperty("post");
+        var view = Resolve(root, advance.GetProperty("responses").GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema"));
+        var shown = Resolve(root, view.GetProperty("properties").GetProperty("phase"));
+
+        Assert.That(phase.GetProperty("properties").EnumerateObject().Select(p => p.Name),
+            Is.EquivalentTo(new[] { "percentage", "groups", "min_confirmed", "max_failure_percent", "min_soak_seconds" }));
+        Assert.That(change.GetProperty("properties").TryGetProperty("phases", out _), Is.True);
+        Assert.That(create.GetProperty("properties").TryGetProperty("rollout_percentage", out _), Is.True);
+        Assert.That(advance.GetProperty("responses").TryGetProperty("409", out _), Is.True);
+        Assert.That(paths.GetProperty("/api/admin/rollout/{name}/hold").TryGetProperty("put", out _), Is.True);
+        Assert.That(paths.GetProperty("/api/admin/rollout/{name}/hold").TryGetProperty("delete", out _), Is.True);
+        Assert.That(shown.GetProperty("properties").TryGetProperty("gates", out _), Is.True);
+        Assert.That(shown.GetProperty("properties").TryGetProperty("plan", out _), Is.False, "the plan is shown once, as phases");
+        Assert.That(view.GetProperty("properties").TryGetProperty("phases", out _), Is.True);
+    }
+
     private static JsonElement Resolve(JsonElement root, JsonElement schema)
     {
+        // a nullable object is described as oneOf null or the object
+        if (schema.TryGetProperty("oneOf", out var either))
+        {
+            schema = either.EnumerateArray().Single(s => s.TryGetProperty("$ref", out _));
+        }
+
         if (!schema.TryGetProperty("$ref", out var reference))
         {
             return schema;

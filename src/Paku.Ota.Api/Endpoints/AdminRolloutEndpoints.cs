@@ -8,6 +8,8 @@ using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Application.Rollouts.CreateRollout;
 using Paku.Ota.Application.Rollouts.GetRollout;
 using Paku.Ota.Application.Rollouts.ListRollouts;
+using Paku.Ota.Application.Rollouts.Phases;
+using Paku.Ota.Domain.Rollouts;
 
 namespace Paku.Ota.Api.Endpoints;
 
@@ -19,9 +21,10 @@ public static class AdminRolloutEndpoints
     private const int MaxBodyBytes = 2 * 1024 * 1024;
 
     private static readonly string[] CreateFields =
-        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline", "windows", "pace"];
+        ["name", "firmware_version", "device_model", "target_type", "target_filter", "rollout_percentage", "is_active", "allow_downgrade", "failure_threshold", "attempt_deadline", "phases", "windows", "pace"];
 
-    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline", "windows", "pace"];
+    private static readonly string[] ChangeFields = ["rollout_percentage", "is_active", "target_filter", "failure_threshold", "attempt_deadline", "phases", "windows", "pace"];
+    private static readonly string[] PhaseFields = ["percentage", "groups", "min_confirmed", "max_failure_percent", "min_soak_seconds"];
     private static readonly string[] FilterFields = ["device_ids", "groups"];
     private static readonly string[] ThresholdFields = ["percent", "minimum_attempts"];
     private static readonly string[] DeadlineFields = ["downloading_minutes", "installing_minutes", "success_minutes"];
@@ -30,14 +33,24 @@ public static class AdminRolloutEndpoints
 
     public static RouteGroupBuilder MapAdminRolloutEndpoints(this RouteGroupBuilder admin)
     {
-        // the answers' shapes are declared so that the OpenAPI document shows them (the bodies are read
-        // field by field to name a bad field, so the requests are described in the README)
+        // the answers' and requests' shapes are declared so that the OpenAPI document shows them (the
+        // bodies are read field by field to name a bad field; RolloutRequests documents them)
         admin.MapPost("/rollout/create", CreateAsync).AdminWrite("rollout.create").WithName("CreateRollout")
+            .DescribesJsonBody<CreateRolloutRequest>()
             .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
         admin.MapPatch("/rollout/{name}", ChangeAsync).AdminWrite("rollout.change").WithName("ChangeRollout")
+            .DescribesJsonBody<ChangeRolloutRequest>()
             .Produces<RolloutView>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         admin.MapPost("/rollout/{name}/rollback", RollbackAsync).AdminWrite("rollout.rollback").WithName("CreateRollback")
             .Produces<RolloutView>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        admin.MapPost("/rollout/{name}/advance", AdvanceAsync).AdminWrite("rollout.advance").WithName("AdvanceRolloutPhase")
+            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        admin.MapPut("/rollout/{name}/hold", (string name, ClaimsPrincipal user, IMediator mediator, CancellationToken ct) => HoldAsync(name, true, user, mediator, ct))
+            .AdminWrite("rollout.hold").WithName("HoldRolloutPhase")
+            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        admin.MapDelete("/rollout/{name}/hold", (string name, ClaimsPrincipal user, IMediator mediator, CancellationToken ct) => HoldAsync(name, false, user, mediator, ct))
+            .AdminWrite("rollout.release_hold").WithName("ReleaseRolloutPhaseHold")
+            .Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         admin.MapGet("/rollouts", ListAsync).WithName("ListRollouts");
         admin.MapGet("/rollout/{name}", GetAsync).WithName("GetRollout").Produces<RolloutView>().ProducesProblem(StatusCodes.Status404NotFound);
         return admin;
@@ -64,7 +77,8 @@ public static class AdminRolloutEndpoints
             body.Boolean("allow_downgrade"),
             Threshold(body),
             Deadline(body),
-            Actor(user))
+            Actor(user),
+            Phases(body))
         { Windows = Windows(body), Pace = Pace(body) };
         if (body.Error is { } shape)
         {
@@ -93,7 +107,8 @@ public static class AdminRolloutEndpoints
             Filter(body),
             Threshold(body),
             Deadline(body),
-            Actor(user))
+            Actor(user),
+            Phases(body))
         { Windows = Windows(body), Pace = Pace(body) };
         if (body.Error is { } shape)
         {
@@ -101,6 +116,18 @@ public static class AdminRolloutEndpoints
         }
 
         var result = await mediator.Send(command, cancellationToken);
+        return result.ToHttp(rollout => Results.Ok(rollout));
+    }
+
+    private static async Task<IResult> AdvanceAsync(string name, ClaimsPrincipal user, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new AdvancePhase(name, Actor(user)), cancellationToken);
+        return result.ToHttp(rollout => Results.Ok(rollout));
+    }
+
+    private static async Task<IResult> HoldAsync(string name, bool hold, ClaimsPrincipal user, IMediator mediator, CancellationToken cancellationToken)
+    {
+        var result = await mediator.Send(new HoldPhase(name, hold, Actor(user)), cancellationToken);
         return result.ToHttp(rollout => Results.Ok(rollout));
     }
 
@@ -160,12 +187,34 @@ public static class AdminRolloutEndpoints
             deadline.WholeNumber("downloading_minutes"), deadline.WholeNumber("installing_minutes"), deadline.WholeNumber("success_minutes"));
     }
 
-    private static List<WindowInput>? Windows(JsonFields body) =>
-        body.Objects("windows")?.Select(window =>
+    private static IReadOnlyList<PhaseInput?>? Phases(JsonFields body) =>
+        body.Objects("phases")?.Select(phase =>
         {
-            window.AllowOnly(WindowFields);
-            return new WindowInput(window.Strings("days"), window.String("start"), window.String("end"), window.String("time_zone"));
+            if (phase is null)
+            {
+                return null;
+            }
+
+            phase.AllowOnly(PhaseFields);
+            return new PhaseInput(
+                phase.WholeNumber("percentage"), phase.Strings("groups"), phase.WholeNumber("min_confirmed"),
+                phase.Number("max_failure_percent"), phase.WholeNumber("min_soak_seconds"));
         }).ToList();
+
+    private static List<WindowInput>? Windows(JsonFields body)
+    {
+        var windows = body.Objects("windows");
+        if (windows is null || windows.Any(w => w is null))
+        {
+            return null; // the problem is recorded
+        }
+
+        return [.. windows.Select(window =>
+        {
+            window!.AllowOnly(WindowFields);
+            return new WindowInput(window.Strings("days"), window.String("start"), window.String("end"), window.String("time_zone"));
+        })];
+    }
 
     private static PaceInput? Pace(JsonFields body)
     {

@@ -183,33 +183,34 @@ public sealed class JsonFields
             ? new JsonFields(value, Path(name) + ".", _nullIsAbsent, _problems)
             : null;
 
-    /// <summary>An array of objects, each read with the same rules; their problems are named <c>name[i].field</c>.
-    /// Null (with a problem recorded) when it is not an array or holds anything but objects.</summary>
-    public IReadOnlyList<JsonFields>? Objects(string name)
+    /// <summary>An array of objects, each read with the same rules; their problems are named
+    /// <c>name[i].field</c>. An element that is not an object is a problem and reads as null.</summary>
+    public IReadOnlyList<JsonFields?>? Objects(string name)
     {
         if (!TryGet(name, out var value) || !Expect(name, value, JsonValueKind.Array, "an array of objects"))
         {
             return null;
         }
 
-        var objects = new List<JsonFields>(value.GetArrayLength());
-        var bad = 0;
+        var objects = new List<JsonFields?>(value.GetArrayLength());
         var index = 0;
         foreach (var element in value.EnumerateArray())
         {
+            var at = $"{name}[{index}]";
             if (element.ValueKind == JsonValueKind.Object)
             {
-                objects.Add(new JsonFields(element, $"{Path(name)}[{index}].", _nullIsAbsent, _problems));
+                objects.Add(new JsonFields(element, Path(at) + ".", _nullIsAbsent, _problems));
             }
-            else if (++bad <= ReportedElements)
+            else
             {
-                Add($"{name}[{index}]", $"{Path(name)}[{index}] must be an object, not {Describe(element)}.");
+                Add(at, $"{Path(at)} must be an object, not {Describe(element)}.");
+                objects.Add(null);
             }
 
             index++;
         }
 
-        return bad == 0 ? objects : null;
+        return objects;
     }
 
     private bool TryGet(string name, out JsonElement value)

@@ -11,6 +11,22 @@ public static class OpenApiSetup
     public const string ApiKeyScheme = "ApiKey";
     public const string DeviceScheme = "DeviceCertificate";
 
+    /// <summary>Describes the JSON body of an endpoint that reads its body itself (field by field, to name a
+    /// bad field) as <typeparamref name="T"/>. Unlike <c>Accepts&lt;T&gt;</c> it adds no content-type
+    /// constraint, so a body sent with another content type is still read and answered field by field.</summary>
+    public static RouteHandlerBuilder DescribesJsonBody<T>(this RouteHandlerBuilder endpoint) =>
+        endpoint.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken) },
+                },
+            };
+        });
+
     public static IServiceCollection AddOtaOpenApi(this IServiceCollection services) =>
         services.AddOpenApi(options =>
         {

@@ -33,7 +33,10 @@ public static class Show
         _ => (bytes / (1024.0 * 1024)).ToString("0.##", CultureInfo.InvariantCulture) + " MiB",
     };
 
-    public static string Percent(decimal value) => value.ToString("0.##", CultureInfo.InvariantCulture) + " %";
+    public static string Percent(decimal value) => Figure(value) + " %";
+
+    /// <summary>A figure with at most two decimals (a gate's 33.33 %, 3600 s).</summary>
+    public static string Figure(decimal value) => value.ToString("0.##", CultureInfo.InvariantCulture);
 
     /// <summary>A share of a whole as an SVG/CSS width, never NaN.</summary>
     public static string Share(long part, long whole) =>

@@ -14,6 +14,7 @@ public sealed class OtaMetrics
     private readonly Counter<long> _downloadBytes;
     private readonly Counter<long> _reports;
     private readonly Counter<long> _halts;
+    private readonly Counter<long> _advances;
 
     public OtaMetrics(IMeterFactory meters)
     {
@@ -22,7 +23,8 @@ public sealed class OtaMetrics
         _downloads = _meter.CreateCounter<long>("ota.downloads", description: "Firmware downloads started, by model.");
         _downloadBytes = _meter.CreateCounter<long>("ota.download.bytes", description: "Firmware bytes served, by model.");
         _reports = _meter.CreateCounter<long>("ota.status.reports", description: "Update statuses recorded (reported by devices or derived at check-in), by status.");
-        _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold.");
+        _halts = _meter.CreateCounter<long>("ota.rollout.halts", description: "Rollouts halted automatically by their failure threshold or a phase's failure gate.");
+        _advances = _meter.CreateCounter<long>("ota.rollout.phase.advances", description: "Phased rollouts moved to their next phase, by trigger (automatic when the gates passed, manual by an operator).");
     }
 
     public void Checked(string model, string outcome) =>
@@ -38,4 +40,6 @@ public sealed class OtaMetrics
     public void StatusRecorded(string status) => _reports.Add(1, new KeyValuePair<string, object?>("status", status));
 
     public void RolloutHalted() => _halts.Add(1);
+
+    public void PhaseAdvanced(string trigger) => _advances.Add(1, new KeyValuePair<string, object?>("trigger", trigger));
 }

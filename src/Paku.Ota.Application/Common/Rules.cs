@@ -1,5 +1,6 @@
 using FluentValidation;
 using Paku.Ota.Domain.Devices;
+using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Text;
 using Paku.Ota.Domain.Versions;
 
@@ -11,6 +12,16 @@ public static class Rules
 {
     public static IRuleBuilderOptionsConditions<T, string?> DeviceIdField<T>(this IRuleBuilder<T, string?> rule, string field) =>
         rule.Custom((value, context) => Check(context, field, value, DeviceId.IsValid));
+
+    /// <summary>A rollout's name (the route's <c>{name}</c>), named <c>name</c>.</summary>
+    public static IRuleBuilderOptionsConditions<T, string?> RolloutNameField<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Custom((name, context) =>
+        {
+            if (!RolloutName.IsValid(name, out var error))
+            {
+                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
+            }
+        });
 
     public static IRuleBuilderOptionsConditions<T, string?> DeviceModelField<T>(this IRuleBuilder<T, string?> rule, string field) =>
         rule.Custom((value, context) => Check(context, field, value, DeviceModel.IsValid));

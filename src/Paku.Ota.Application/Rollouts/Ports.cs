@@ -32,6 +32,11 @@ public interface IRolloutChange : IAsyncDisposable
     /// <summary>Saves a rollout that <see cref="Rollout.Halt"/> just halted: the halt's time and figures
     /// (<paramref name="detailsJson"/>), and the system's audit entry, in one transaction.</summary>
     Task SaveHaltAsync(string detailsJson, CancellationToken cancellationToken);
+
+    /// <summary>Saves a rollout that <see cref="Rollout.AdvancePhase"/> just moved to its next phase, with
+    /// the audit entry of the advance (by <paramref name="actor"/>, figures in <paramref name="detailsJson"/>),
+    /// in one transaction. Called only by <see cref="Phases.RolloutPhaseAdvancer"/>.</summary>
+    Task SaveAdvanceAsync(string actor, string detailsJson, CancellationToken cancellationToken);
 }
 
 /// <summary>The read side: rollouts with their live progress, counted in the database.</summary>

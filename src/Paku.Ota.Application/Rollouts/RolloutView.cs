@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Paku.Ota.Domain.Rollouts;
 
 namespace Paku.Ota.Application.Rollouts;
 
@@ -27,7 +28,59 @@ public sealed record RolloutView(
     string? CreatedBy,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    RolloutProgress Progress);
+    RolloutProgress Progress,
+    PhasesView? Phase = null)
+{
+    /// <summary>The plan as sent (with each phase's place: done, current or next); null without a plan.</summary>
+    public IReadOnlyList<PhaseView>? Phases => Phase?.Plan;
+}
+
+/// <summary>Where a phased rollout stands: its current phase (from 1), the gates of that phase with the
+/// rollout's figures, and what the gates decide now.</summary>
+/// <param name="Decision">advance, hold, halt or final (the last phase), as <see cref="RolloutPlan.Decide"/> says;
+/// hold for a rollout that is not active, whose phases do not move.</param>
+/// <param name="HeldBy">Set while an operator holds the rollout in its phase.</param>
+public sealed record PhasesView(
+    int Current,
+    int Count,
+    string Reach,
+    DateTimeOffset StartedAt,
+    string? HeldBy,
+    string Decision,
+    string Reason,
+    IReadOnlyList<GateCheck> Gates,
+    [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<PhaseView> Plan)
+{
+    public static PhasesView Of(RolloutPhasing phasing, RolloutCounts counts, FailureThreshold threshold, RolloutState state, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(phasing);
+        var decision = phasing.Decide(counts, threshold, now);
+        var (action, reason) = state == RolloutState.Active
+            ? (decision.Action.ToString().ToLowerInvariant(), decision.Reason)
+            : ("hold", $"the rollout is {state.ToWire()}: its phases do not move until it is resumed");
+        var plan = phasing.Plan.Phases.Select((p, i) => new PhaseView(
+            i + 1,
+            p.Percentage,
+            p.Percentage is null ? [.. p.Groups.Order(StringComparer.Ordinal)] : null,
+            p.Gates.MinConfirmed,
+            p.Gates.MaxFailurePercent,
+            (int)p.Gates.MinSoak.TotalSeconds,
+            i < phasing.Index ? "done" : i == phasing.Index ? "current" : "next")).ToList();
+        return new PhasesView(phasing.Index + 1, phasing.Plan.Count, phasing.Current.Reach, phasing.StartedAt, phasing.HeldBy,
+            action, reason, decision.Gates, plan);
+    }
+}
+
+/// <summary>One phase of a plan as the admin API shows it (the create request's format, plus its number and status).</summary>
+/// <param name="Status">done, current or next.</param>
+public sealed record PhaseView(
+    int Number,
+    int? Percentage,
+    IReadOnlyList<string>? Groups,
+    int MinConfirmed,
+    decimal? MaxFailurePercent,
+    int MinSoakSeconds,
+    string Status);
 
 public sealed record FailureThresholdView(decimal Percent, int MinimumAttempts);
 

@@ -35,6 +35,7 @@ public sealed class Rollout
         string? pauseReason,
         bool isHalted,
         AttemptDeadline deadline,
+        RolloutPhasing? phasing,
         WindowSchedule windows,
         Pace pace)
     {
@@ -50,6 +51,7 @@ public sealed class Rollout
         PauseReason = pauseReason;
         IsHalted = isHalted;
         Deadline = deadline;
+        Phasing = phasing;
         Windows = windows;
         Pace = pace;
     }
@@ -79,6 +81,11 @@ public sealed class Rollout
     /// <summary>How long its devices may stay silent in each step of an attempt before it times out.</summary>
     public AttemptDeadline Deadline { get; private set; }
 
+    /// <summary>The plan of phases and where the rollout stands in it; null for a rollout without a plan,
+    /// which an operator widens by hand as before. While set, the plan owns the percentage (percentage
+    /// phases) or the groups (group phases).</summary>
+    public RolloutPhasing? Phasing { get; private set; }
+
     /// <summary>When it may start new attempts; <see cref="WindowSchedule.Always"/> when it has no windows.</summary>
     public WindowSchedule Windows { get; private set; }
 
@@ -96,6 +103,8 @@ public sealed class Rollout
         bool allowDowngrade = false,
         FailureThreshold? threshold = null,
         AttemptDeadline? deadline = null,
+        RolloutPlan? plan = null,
+        DateTimeOffset phaseStartedAt = default,
         WindowSchedule? windows = null,
         Pace? pace = null)
     {
@@ -103,6 +112,15 @@ public sealed class Rollout
         filter ??= TargetFilter.None;
 
         List<FieldError> errors = [];
+        if (plan is not null)
+        {
+            errors.AddRange(ValidatePlanTargeting(plan, percentage, filter));
+            if (!plan.ByPercentage && filter.IsEmpty)
+            {
+                filter = TargetFilter.ForGroups(plan.GroupsThrough(0));
+            }
+        }
+
         if (!RolloutName.IsValid(name, out var nameError))
         {
             errors.Add(new FieldError(NameField, nameError));
@@ -127,6 +145,7 @@ public sealed class Rollout
         var rollout = new Rollout(
             name!, deviceModel!, version, targetType, filter, percentage, isActive, allowDowngrade,
             threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false, deadline ?? AttemptDeadline.Default,
+            plan is null ? null : new RolloutPhasing(plan, 0, phaseStartedAt, HeldBy: null),
             windows ?? WindowSchedule.Always, pace ?? Pace.None);
         return new RolloutCreation(rollout, []);
     }
@@ -148,6 +167,7 @@ public sealed class Rollout
         string? pauseReason,
         bool isHalted,
         AttemptDeadline? deadline = null,
+        RolloutPhasing? phasing = null,
         WindowSchedule? windows = null,
         Pace? pace = null)
     {
@@ -170,8 +190,138 @@ public sealed class Rollout
             pauseReason: isActive ? null : pauseReason,
             isHalted: isHalted && !isActive,
             deadline ?? AttemptDeadline.Default,
+            phasing,
             windows ?? WindowSchedule.Always,
             pace ?? Pace.None);
+    }
+
+    /// <summary>How a plan and the targeting an operator sent fit together: a percentage plan starts at its
+    /// first phase's percentage, and a group plan names its groups itself.</summary>
+    public static IReadOnlyList<FieldError> ValidatePlanTargeting(RolloutPlan plan, int percentage, TargetFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(filter);
+        List<FieldError> errors = [];
+        if (plan.PercentageAt(0) is { } first && percentage != first)
+        {
+            errors.Add(new FieldError(PercentageField,
+                $"a phased rollout starts at its first phase's {first} %, not {percentage} %; leave rollout_percentage out"));
+        }
+
+        if (!plan.ByPercentage && !filter.IsEmpty)
+        {
+            errors.Add(new FieldError(GroupsField, "a rollout with group phases takes its groups from phases[].groups; leave target_filter out"));
+        }
+
+        return errors;
+    }
+
+    /// <summary>Why an operator may not set the percentage or the filter by hand, or null when they may:
+    /// while a plan runs, it owns the part of the targeting its phases give.</summary>
+    public FieldError? ManualTargetingProblem(bool percentage, bool filter)
+    {
+        if (Phasing is not { } phasing)
+        {
+            return null;
+        }
+
+        var where = $"rollout '{Name}' follows its plan (phase {phasing.Index + 1} of {phasing.Plan.Count}, {phasing.Current.Reach})";
+        const string how = "advance it (POST …/advance) or send \"phases\": [] to drop the plan first";
+        if (percentage && phasing.Plan.ByPercentage)
+        {
+            return new FieldError(PercentageField, $"{where}, which sets its percentage; {how}");
+        }
+
+        return filter && !phasing.Plan.ByPercentage ? new FieldError(GroupsField, $"{where}, which sets its groups; {how}") : null;
+    }
+
+    /// <summary>
+    /// Moves to the next phase of the plan, reaching its percentage or adding its groups; every device
+    /// reached so far stays reached. The one change an advance makes, automatic or manual.
+    /// </summary>
+    public void AdvancePhase(DateTimeOffset now)
+    {
+        if (Phasing is not { } phasing)
+        {
+            throw new InvalidOperationException($"Rollout '{Name}' has no plan of phases.");
+        }
+
+        if (phasing.IsLast)
+        {
+            throw new InvalidOperationException($"Rollout '{Name}' is in its last phase.");
+        }
+
+        Phasing = new RolloutPhasing(phasing.Plan, phasing.Index + 1, now, phasing.HeldBy);
+        ApplyPhase();
+    }
+
+    /// <summary>An operator keeps the rollout in its phase: it goes on offering the phase's reach but does
+    /// not advance by itself (a manual advance still does). Pausing, by contrast, stops offering.</summary>
+    public void HoldPhase(string heldBy)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(heldBy);
+        Phasing = (Phasing ?? throw new InvalidOperationException($"Rollout '{Name}' has no plan of phases.")) with { HeldBy = heldBy };
+    }
+
+    public void ReleasePhase() =>
+        Phasing = (Phasing ?? throw new InvalidOperationException($"Rollout '{Name}' has no plan of phases.")) with { HeldBy = null };
+
+    /// <summary>
+    /// Sets, replaces or (null) drops the plan of a running rollout. The rollout enters the first phase that
+    /// reaches at least every device it reaches now, so nobody already reached is dropped; when no phase
+    /// does, nothing changes and the problem is returned.
+    /// </summary>
+    public FieldError? ChangePlan(RolloutPlan? plan, DateTimeOffset now)
+    {
+        if (plan is null)
+        {
+            Phasing = null;
+            return null;
+        }
+
+        int index;
+        if (plan.ByPercentage)
+        {
+            index = Enumerable.Range(0, plan.Count).FirstOrDefault(i => plan.PercentageAt(i) >= Percentage, -1);
+            if (index < 0)
+            {
+                return new FieldError(RolloutPlan.Field,
+                    $"rollout '{Name}' already reaches {Percentage} %; a plan must end at {Percentage} % or above so that no device is dropped");
+            }
+        }
+        else
+        {
+            if (TargetType != TargetType.Group)
+            {
+                return new FieldError(RolloutPlan.Field, $"group phases need target_type 'group'; rollout '{Name}' is '{TargetType.ToWire()}'");
+            }
+
+            index = Enumerable.Range(0, plan.Count).FirstOrDefault(i => Filter.Groups.IsSubsetOf(plan.GroupsThrough(i)), -1);
+            if (index < 0)
+            {
+                return new FieldError(RolloutPlan.Field,
+                    $"rollout '{Name}' already reaches groups {string.Join(", ", Filter.Groups.Order(StringComparer.Ordinal))}; the plan's phases must include them so that no device is dropped");
+            }
+        }
+
+        Phasing = new RolloutPhasing(plan, index, now, Phasing?.HeldBy);
+        ApplyPhase();
+        return null;
+    }
+
+    /// <summary>Widens the targeting to the current phase's reach, never narrows it: a rollout widened
+    /// outside the plan (an operator's SQL, say) keeps every device it reaches.</summary>
+    private void ApplyPhase()
+    {
+        var phasing = Phasing!;
+        if (phasing.Plan.PercentageAt(phasing.Index) is { } percentage)
+        {
+            RaiseTo(Math.Max(Percentage, percentage));
+        }
+        else
+        {
+            Filter = TargetFilter.ForGroups(phasing.Plan.GroupsThrough(phasing.Index).Union(Filter.Groups, StringComparer.Ordinal));
+        }
     }
 
     public static FieldError? ValidatePercentage(int percentage) =>

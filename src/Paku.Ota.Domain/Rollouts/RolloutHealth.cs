@@ -3,13 +3,15 @@ using Paku.Ota.Domain.Updates;
 
 namespace Paku.Ota.Domain.Rollouts;
 
-/// <summary>How a rollout's devices have fared so far: every attempt, and those that failed, rolled back or timed out.</summary>
-public sealed record RolloutCounts(int Attempts, int Failed, int RolledBack, int TimedOut = 0)
+/// <summary>How a rollout's devices have fared so far: every attempt, those that failed, rolled back or
+/// timed out, and those confirmed (booted the release and checked in running it).</summary>
+public sealed record RolloutCounts(int Attempts, int Failed, int RolledBack, int TimedOut = 0, int Confirmed = 0)
 {
     public int Attempts { get; } = Attempts >= 0 ? Attempts : throw new ArgumentOutOfRangeException(nameof(Attempts), Attempts, "cannot be negative");
     public int Failed { get; } = Failed >= 0 ? Failed : throw new ArgumentOutOfRangeException(nameof(Failed), Failed, "cannot be negative");
     public int RolledBack { get; } = RolledBack >= 0 ? RolledBack : throw new ArgumentOutOfRangeException(nameof(RolledBack), RolledBack, "cannot be negative");
     public int TimedOut { get; } = TimedOut >= 0 ? TimedOut : throw new ArgumentOutOfRangeException(nameof(TimedOut), TimedOut, "cannot be negative");
+    public int Confirmed { get; } = Confirmed >= 0 ? Confirmed : throw new ArgumentOutOfRangeException(nameof(Confirmed), Confirmed, "cannot be negative");
 
     public int Failures => Failed + RolledBack + TimedOut;
 }
@@ -48,7 +50,7 @@ public static class RolloutHealth
     public static RolloutCounts Count(IEnumerable<UpdateStatus?> devices)
     {
         ArgumentNullException.ThrowIfNull(devices);
-        int attempts = 0, failed = 0, rolledBack = 0, timedOut = 0;
+        int attempts = 0, failed = 0, rolledBack = 0, timedOut = 0, confirmed = 0;
         foreach (var status in devices)
         {
             if (status is not { } started)
@@ -60,9 +62,25 @@ public static class RolloutHealth
             failed += started == UpdateStatus.Failed ? 1 : 0;
             rolledBack += started == UpdateStatus.RolledBack ? 1 : 0;
             timedOut += started == UpdateStatus.TimedOut ? 1 : 0;
+            confirmed += started == UpdateStatus.Confirmed ? 1 : 0;
         }
 
-        return new RolloutCounts(attempts, failed, rolledBack, timedOut);
+        return new RolloutCounts(attempts, failed, rolledBack, timedOut, confirmed);
+    }
+
+    /// <summary>Failures per 100 attempts; 0 before any attempt.</summary>
+    public static decimal FailureRatePercent(RolloutCounts counts) =>
+        counts.Attempts == 0 ? 0m : counts.Failures * 100m / counts.Attempts;
+
+    /// <summary>Whether the failures are strictly above <paramref name="percent"/> of the attempts; compared
+    /// without division so that exactly-at-the-limit never tips over through rounding.</summary>
+    public static bool FailuresAbove(RolloutCounts counts, decimal percent) => counts.Failures * 100m > percent * counts.Attempts;
+
+    /// <summary>"2 of 20 attempts failed or rolled back (10 %)": the figures every verdict quotes.</summary>
+    public static string Figures(RolloutCounts counts)
+    {
+        var how = counts.TimedOut == 0 ? "failed or rolled back" : "failed, rolled back or timed out";
+        return $"{counts.Failures} of {counts.Attempts} attempts {how} ({Percent(FailureRatePercent(counts))} %)";
     }
 
     public static HealthVerdict Evaluate(RolloutCounts counts, FailureThreshold threshold)
@@ -70,10 +88,8 @@ public static class RolloutHealth
         ArgumentNullException.ThrowIfNull(counts);
         ArgumentNullException.ThrowIfNull(threshold);
 
-        var failures = counts.Failures;
-        var rate = counts.Attempts == 0 ? 0m : failures * 100m / counts.Attempts;
-        var how = counts.TimedOut == 0 ? "failed or rolled back" : "failed, rolled back or timed out";
-        var figures = $"{failures} of {counts.Attempts} attempts {how} ({Percent(rate)} %)";
+        var rate = FailureRatePercent(counts);
+        var figures = Figures(counts);
 
         if (counts.Attempts < threshold.MinimumAttempts)
         {
@@ -81,12 +97,10 @@ public static class RolloutHealth
                 false, rate, $"too early to judge: {figures}, {threshold.MinimumAttempts} attempts are needed first");
         }
 
-        // Compared without division so that exactly-at-threshold never tips over through rounding.
-        var above = failures * 100m > threshold.Percent * counts.Attempts;
-        return above
+        return FailuresAbove(counts, threshold.Percent)
             ? new HealthVerdict(true, rate, $"halted: {figures}, above the {Percent(threshold.Percent)} % threshold")
             : new HealthVerdict(false, rate, $"healthy: {figures}, within the {Percent(threshold.Percent)} % threshold");
     }
 
-    private static string Percent(decimal value) => value.ToString("0.##", CultureInfo.InvariantCulture);
+    internal static string Percent(decimal value) => value.ToString("0.##", CultureInfo.InvariantCulture);
 }

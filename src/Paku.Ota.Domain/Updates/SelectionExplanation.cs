@@ -27,6 +27,10 @@ public sealed record CandidateExplanation(RolloutCandidate Candidate, SelectionV
     /// <summary>The rollout's percentage when the device fell outside it, otherwise null.</summary>
     public int? Percentage { get; init; }
 
+    /// <summary>For a phased rollout: the phase (from 0) that reaches the device, null when none does or the
+    /// rollout has no plan (or the verdict was decided before targeting).</summary>
+    public int? DevicePhase { get; init; }
+
     /// <summary>Why the rollout is inactive, for <see cref="SelectionVerdict.Inactive"/>.</summary>
     public string? PauseReason { get; init; }
 

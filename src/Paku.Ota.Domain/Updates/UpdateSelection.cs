@@ -183,7 +183,8 @@ public static class UpdateSelection
                 { Bucket = bucket, OutrankedBy = winner };
 
             case SelectionVerdict.Offered:
-                return new CandidateExplanation(candidate, SelectionVerdict.Offered, $"{name} offers {version}") { Bucket = bucket };
+                return new CandidateExplanation(candidate, SelectionVerdict.Offered, $"{name} offers {version}" + PhaseNote(rollout, device, out var phase))
+                { Bucket = bucket, DevicePhase = phase };
 
             case SelectionVerdict.HeldByRollback:
                 return new CandidateExplanation(
@@ -211,19 +212,23 @@ public static class UpdateSelection
 
             case SelectionVerdict.NoGroups:
                 return new CandidateExplanation(
-                    candidate, evaluation.Verdict, $"{name} targets groups {Listed(rollout.Filter.Groups)} and the device belongs to no group");
+                    candidate, evaluation.Verdict, $"{name} targets groups {Listed(rollout.Filter.Groups)} and the device belongs to no group" +
+                    PhaseNote(rollout, device, out var noGroupsPhase))
+                { DevicePhase = noGroupsPhase };
 
             case SelectionVerdict.NotInGroup:
                 return new CandidateExplanation(
                     candidate, evaluation.Verdict,
-                    $"{name} targets groups {Listed(rollout.Filter.Groups)} and the device is only in {Listed(device.Groups)}");
+                    $"{name} targets groups {Listed(rollout.Filter.Groups)} and the device is only in {Listed(device.Groups)}" +
+                    PhaseNote(rollout, device, out var notInGroupPhase))
+                { DevicePhase = notInGroupPhase };
 
             case SelectionVerdict.OutsidePercentage:
                 return new CandidateExplanation(
                     candidate, evaluation.Verdict,
                     $"{name} reaches {rollout.Percentage} % of devices (buckets below {rollout.Percentage * 100}) " +
-                    $"and the device is in bucket {evaluation.Bucket} of {PercentageBucket.Count}")
-                { Bucket = bucket, Percentage = rollout.Percentage };
+                    $"and the device is in bucket {evaluation.Bucket} of {PercentageBucket.Count}" + PhaseNote(rollout, device, out var outsidePhase))
+                { Bucket = bucket, Percentage = rollout.Percentage, DevicePhase = outsidePhase };
 
             case SelectionVerdict.AlreadyOnVersion:
                 return new CandidateExplanation(
@@ -244,6 +249,34 @@ public static class UpdateSelection
             default:
                 throw new InvalidOperationException($"no explanation for verdict {evaluation.Verdict}");
         }
+    }
+
+    /// <summary>For a phased rollout: the phase it runs, and the phase the device comes in at (and why it
+    /// waits, when that is a later one). Empty for a rollout without a plan.</summary>
+    private static string PhaseNote(Rollout rollout, DeviceSnapshot device, out int? devicePhase)
+    {
+        devicePhase = null;
+        if (rollout.Phasing is not { } phasing)
+        {
+            return "";
+        }
+
+        var current = $"phase {phasing.Index + 1} of {phasing.Plan.Count} ({phasing.Current.Reach}) runs";
+        var at = phasing.Plan.PhaseReaching(rollout.Name, device.DeviceId, device.Groups);
+        if (at < 0)
+        {
+            return $"; {current}, and no phase of its plan reaches the device";
+        }
+
+        devicePhase = at;
+        var reach = phasing.Plan.Phases[at].Reach;
+        if (at <= phasing.Index)
+        {
+            return $"; {current}, and the device came in at phase {at + 1} ({reach})";
+        }
+
+        var waits = phasing.HeldBy is null ? "once the phases before it pass their gates" : $"after the held phase is advanced ({phasing.HeldBy})";
+        return $"; {current}: the device comes in at phase {at + 1} ({reach}), {waits}";
     }
 
     private static string WhyWins(RolloutCandidate winner, RolloutCandidate loser)

@@ -12,7 +12,7 @@ namespace Paku.Ota.Infrastructure.Persistence;
 /// <summary>Rollouts: created whole, changed under a row lock, and read with their progress counted
 /// from rollout_devices in the same statement. Every write moves the catalog generation (trigger), so
 /// other replicas reload their catalog within seconds.</summary>
-public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, IRolloutQueries
+public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time) : IRolloutStore, IRolloutQueries
 {
     private const string SelectViews = """
         select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
@@ -21,6 +21,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                r.windows::text as windows, r.pace_per_minute, r.pace_max_in_flight, h.in_flight,
                r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
                r.created_by, r.created_at, r.updated_at,
+               r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by, h.confirmed as health_confirmed,
                p.targeted, p.offered, p.downloading, p.installing, p.reported_success, p.confirmed, p.failed, p.rolled_back,
                h.timed_out, h.state, h.attempts,
                coalesce(round(100.0 * h.failures / nullif(h.attempts, 0), 2), 0) as failure_rate_percent
@@ -47,6 +48,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
                r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
                r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
+               r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by,
                r.windows::text as windows, r.pace_per_minute, r.pace_max_in_flight
         from rollouts r
         join firmware_releases fr on fr.id = r.release_id
@@ -74,11 +76,13 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                                   rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
                                   failure_min_attempts, pause_reason, created_by,
                                   deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes,
+                                  phase_plan, phase_index, phase_started_at, phase_held_by,
                                   windows, pace_per_minute, pace_max_in_flight)
             select @name, fr.id, fr.version, fr.device_model, @targetType, @filter::jsonb,
                    @percentage, @isActive, @allowDowngrade, @thresholdPercent,
                    @thresholdAttempts, @pauseReason, @createdBy,
                    @downloadingMinutes, @installingMinutes, @successMinutes,
+                   @phasePlan::jsonb, @phaseIndex, @phaseStartedAt, @phaseHeldBy,
                    @windows::jsonb, @pacePerMinute, @paceMaxInFlight
             from firmware_releases fr
             where fr.id = @releaseId
@@ -99,6 +103,10 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             downloadingMinutes = (int)rollout.Deadline.Downloading.TotalMinutes,
             installingMinutes = (int)rollout.Deadline.Installing.TotalMinutes,
             successMinutes = (int)rollout.Deadline.Success.TotalMinutes,
+            phasePlan = rollout.Phasing is { } phasing ? PhasePlanJson.ToJson(phasing.Plan) : null,
+            phaseIndex = rollout.Phasing?.Index ?? 0,
+            phaseStartedAt = rollout.Phasing?.StartedAt,
+            phaseHeldBy = rollout.Phasing?.HeldBy,
             windows = WindowsJson.Write(rollout.Windows),
             pacePerMinute = rollout.Pace.PerMinute,
             paceMaxInFlight = rollout.Pace.MaxInFlight,
@@ -201,6 +209,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             row.rollout_percentage, row.is_active, row.allow_downgrade,
             new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted,
             AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes),
+            PhasePlanJson.Phasing(row.phase_plan, row.phase_index, row.phase_started_at, row.phase_held_by),
             windows: WindowsJson.Read(row.windows), pace: new Pace(row.pace_per_minute, row.pace_max_in_flight));
     }
 
@@ -213,7 +222,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         _ => throw new InvalidOperationException($"rollout_health has an unknown state '{state}'"),
     };
 
-    private static RolloutView ToView(ViewRow r)
+    private RolloutView ToView(ViewRow r)
     {
         var filter = CatalogReader.ParseFilter(r.target_filter);
         var shownFilter = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -235,6 +244,11 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             haltDetails = document.RootElement.Clone();
         }
 
+        var threshold = new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts);
+        var phases = PhasePlanJson.Phasing(r.phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by) is { } phasing
+            ? PhasesView.Of(phasing, new RolloutCounts(r.attempts, r.failed, r.rolled_back, r.timed_out, r.health_confirmed), threshold,
+                ParseState(r.state), time.GetUtcNow())
+            : null;
         return new RolloutView(
             r.name, r.firmware_version, r.device_model, r.target_type, shownFilter, r.rollout_percentage, r.is_active, r.allow_downgrade,
             new FailureThresholdView(Normalised(r.failure_threshold_percent), r.failure_min_attempts),
@@ -243,7 +257,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
             new PaceView(r.pace_per_minute, r.pace_max_in_flight, r.in_flight),
             state, r.pause_reason, Utc(r.halted_at), haltDetails, r.release_withdrawn, r.created_by, Utc(r.created_at), Utc(r.updated_at),
             new RolloutProgress(r.targeted, r.offered, r.downloading, r.installing, r.reported_success, r.confirmed, r.failed, r.rolled_back,
-                r.timed_out, r.attempts, Normalised(r.failure_rate_percent)));
+                r.timed_out, r.attempts, Normalised(r.failure_rate_percent)),
+            phases);
     }
 
     // numeric(5,2) reads back as 5.00; show 5.
@@ -258,6 +273,28 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         public Rollout Rollout { get; } = rollout;
 
         public async Task SaveAsync(CancellationToken cancellationToken)
+        {
+            await UpdateAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        public async Task SaveAdvanceAsync(string actor, string detailsJson, CancellationToken cancellationToken)
+        {
+            if (Rollout.Phasing is not { } phasing)
+            {
+                throw new InvalidOperationException($"Rollout '{Rollout.Name}' has no plan of phases.");
+            }
+
+            await UpdateAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition("""
+                insert into audit_log (actor, action, target, outcome, details)
+                values (@actor, 'rollout.phase_advance', @name, @outcome, @details::jsonb);
+                """, new { actor, name = Rollout.Name, outcome = $"advanced to phase {phasing.Index + 1}", details = detailsJson },
+                transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        private async Task UpdateAsync(CancellationToken cancellationToken)
         {
             // A halt's time and details stay while the rollout is halted and go when it resumes, so that
             // the threshold can halt it again (RolloutHealthMonitor halts only rollouts that are not halted).
@@ -274,6 +311,10 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                        deadline_downloading_minutes = @downloadingMinutes,
                        deadline_installing_minutes = @installingMinutes,
                        deadline_success_minutes = @successMinutes,
+                       phase_plan = @phasePlan::jsonb,
+                       phase_index = @phaseIndex,
+                       phase_started_at = @phaseStartedAt,
+                       phase_held_by = @phaseHeldBy,
                        windows = @windows::jsonb,
                        pace_per_minute = @pacePerMinute,
                        pace_max_in_flight = @paceMaxInFlight,
@@ -292,11 +333,14 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
                 downloadingMinutes = (int)Rollout.Deadline.Downloading.TotalMinutes,
                 installingMinutes = (int)Rollout.Deadline.Installing.TotalMinutes,
                 successMinutes = (int)Rollout.Deadline.Success.TotalMinutes,
+                phasePlan = Rollout.Phasing is { } phasing ? PhasePlanJson.ToJson(phasing.Plan) : null,
+                phaseIndex = Rollout.Phasing?.Index ?? 0,
+                phaseStartedAt = Rollout.Phasing?.StartedAt,
+                phaseHeldBy = Rollout.Phasing?.HeldBy,
                 windows = WindowsJson.Write(Rollout.Windows),
                 pacePerMinute = Rollout.Pace.PerMinute,
                 paceMaxInFlight = Rollout.Pace.MaxInFlight,
             }, transaction, cancellationToken: cancellationToken));
-            await transaction.CommitAsync(cancellationToken);
         }
 
         public async Task SaveHaltAsync(string detailsJson, CancellationToken cancellationToken)
@@ -329,6 +373,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
     private sealed record StoredRow(long id, string name, string device_model, string version, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
         string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
+        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by,
         string windows, int? pace_per_minute, int? pace_max_in_flight);
 
     private sealed record ViewRow(string name, string firmware_version, string device_model, string target_type, string target_filter,
@@ -337,6 +382,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource) : IRolloutStore, I
         string windows, int? pace_per_minute, int? pace_max_in_flight, int in_flight,
         string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
         string? created_by, DateTime created_at, DateTime updated_at,
+        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by, int health_confirmed,
         int targeted, int offered, int downloading, int installing, int reported_success, int confirmed, int failed, int rolled_back,
         int timed_out, string state, int attempts, decimal failure_rate_percent);
 #pragma warning restore IDE1006, SA1300

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Paku.Ota.Api.Security;
+using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Infrastructure.Certificates;
 using Paku.Ota.Testing;
 
@@ -41,6 +42,9 @@ public sealed class SimulatedDeviceTests
             ["Ota:Signing:PublicKeys:0:Path"] = $"{_work}/signing.pub",
             ["Ota:Signing:PublicKeys:1:Id"] = "retired",
             ["Ota:Signing:PublicKeys:1:Path"] = $"{_work}/retired.pub",
+            // phased rollouts move within a second of a confirmed boot, and a soak is noticed within half a second
+            ["Ota:Rollouts:Health:EvaluateSeconds"] = "0.2",
+            ["Ota:Rollouts:Health:SweepSeconds"] = "0.5",
         });
         File.Copy(Path.Combine(_server.Directory, "ca.crt"), Path.Combine(_work, "ca.crt"));
         _admin = new HttpClient { BaseAddress = _server.Http };
@@ -118,6 +122,119 @@ public sealed class SimulatedDeviceTests
         var devices = await _admin.GetFromJsonAsync<JsonElement>("/api/admin/devices");
         Assert.That(exit, Is.EqualTo(5), summary);
         Assert.That(devices.GetProperty("devices").GetArrayLength(), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_phased_rollout_goes_from_10_to_50_to_100_percent_by_itself_on_the_confirmed_boots_of_simulated_devices()
+    {
+        const string name = "phased-1.4.0";
+        await UploadAsync("1.4.0", FleetData.Image(60_000, seed: 14), signingKey: "signing.key");
+        var fleet = Enumerable.Range(0, 30).Select(i => $"sim_{i:D2}").ToList();
+        var phase1 = fleet.Where(d => PercentageBucket.Includes(name, d, 10)).ToList();
+        var phase2 = fleet.Where(d => PercentageBucket.Includes(name, d, 50)).ToList();
+        Assert.That((phase1.Count, phase2.Count), Is.EqualTo((2, 16)), "the stable buckets of this fleet (a phase must reach someone)");
+
+        // each phase waits for every device it reached to confirm; the second also soaks 2 s
+        await CreatePhasedRolloutAsync(name, "1.4.0", new object[]
+        {
+            new { percentage = 10, min_confirmed = phase1.Count, max_failure_percent = 0 },
+            new { percentage = 50, min_confirmed = phase2.Count, max_failure_percent = 0, min_soak_seconds = 2 },
+            new { percentage = 100, max_failure_percent = 0 },
+        });
+
+        // in each phase every device checks: those the phase does not reach first (nothing for them: the
+        // phase cannot pass its gates before its own devices confirmed), then those it adds (updated, confirmed)
+        var updated = new List<string>();
+        foreach (var (phase, reach) in new[] { (1, phase1), (2, phase2), (3, fleet) })
+        {
+            foreach (var id in fleet.Except(reach))
+            {
+                Assert.That(Simulate(id, "1.0.0"), Is.EqualTo((0, "paku-ota-sim: up to date at 1.0.0")), $"{id} waits in phase {phase}");
+            }
+
+            foreach (var id in reach.Except(updated))
+            {
+                var (exit, summary) = Simulate(id, "1.0.0");
+                Assert.That((exit, summary), Is.EqualTo((0, "paku-ota-sim: updated 1.0.0 -> 1.4.0 (connections: 1 update, 1 confirm)")), $"{id} in phase {phase}");
+                updated.Add(id);
+            }
+
+            var rollout = await EventuallyAsync(name, r => r.GetProperty("phase").GetProperty("current").GetInt32() == Math.Min(phase + 1, 3)
+                && (phase < 3 || r.GetProperty("progress").GetProperty("confirmed").GetInt32() == fleet.Count));
+            Assert.That(rollout.GetProperty("state").GetString(), Is.EqualTo("active"));
+        }
+
+        var done = await _admin.GetFromJsonAsync<JsonElement>($"/api/admin/rollout/{name}");
+        Assert.That(done.GetProperty("rollout_percentage").GetInt32(), Is.EqualTo(100));
+        Assert.That(done.GetProperty("phase").GetProperty("decision").GetString(), Is.EqualTo("final"));
+        Assert.That(done.GetProperty("progress").GetProperty("failed").GetInt32(), Is.Zero);
+        foreach (var id in fleet)
+        {
+            Assert.That(await StatusAsync(id), Is.EqualTo("confirmed"), id);
+        }
+
+        var advances = (await _admin.GetFromJsonAsync<JsonElement>("/api/admin/audit?action=rollout.phase_advance")).GetProperty("entries").EnumerateArray().ToList();
+        Assert.That(advances.Select(a => (a.GetProperty("actor").GetString(), a.GetProperty("details").GetProperty("to_phase").GetInt32())),
+            Is.EqualTo(new[] { ("system", 3), ("system", 2) }));
+        Assert.That(advances[0].GetProperty("details").GetProperty("gates")[0].GetProperty("actual").GetDecimal(), Is.EqualTo((decimal)phase2.Count));
+        var metrics = await _admin.GetStringAsync("/metrics");
+        Assert.That(metrics, Does.Match("ota_rollout_phase_advances_total\\{[^}]*trigger=\"automatic\"[^}]*\\} 2\\b"));
+    }
+
+    [Test]
+    public async Task A_phase_whose_simulated_devices_refuse_the_release_halts_on_its_failure_gate_and_goes_no_further()
+    {
+        const string name = "phased-1.5.0";
+        await UploadAsync("1.5.0", FleetData.Image(60_000, seed: 15), signingKey: "retired.key");
+        // the rollout's own threshold (100 %) never halts it: only the phase's failure gate does
+        await CreatePhasedRolloutAsync(name, "1.5.0",
+            new object[] { new { percentage = 50, min_confirmed = 5, max_failure_percent = 20 }, new { percentage = 100 } },
+            threshold: new { percent = 100, minimum_attempts = 2 });
+        var reached = Enumerable.Range(0, 40).Select(i => $"bad_{i:D2}").Where(d => PercentageBucket.Includes(name, d, 50)).Take(3).ToList();
+
+        foreach (var id in reached.Take(2))
+        {
+            var (exit, summary) = Simulate(id, "1.0.0");
+            Assert.That(exit, Is.EqualTo(3), summary);
+        }
+
+        var halted = await EventuallyAsync(name, r => r.GetProperty("state").GetString() == "halted");
+        Assert.That(halted.GetProperty("pause_reason").GetString(),
+            Does.Match(@"^halted in phase 1 of 2 \(50 %\): its failure gate failed: [12] of 2 attempts failed or rolled back \((50|100) %\), above the phase's 20 % maximum"),
+            "judged at the second device's first report or at its failure, whichever the pass sees first");
+        Assert.That(halted.GetProperty("rollout_percentage").GetInt32(), Is.EqualTo(50));
+        var (third, thirdSummary) = Simulate(reached[2], "1.0.0");
+        Assert.That((third, thirdSummary), Is.EqualTo((0, "paku-ota-sim: up to date at 1.0.0")), "a halted rollout offers nothing");
+    }
+
+    private async Task<JsonElement> EventuallyAsync(string rollout, Func<JsonElement, bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var view = await _admin.GetFromJsonAsync<JsonElement>($"/api/admin/rollout/{rollout}");
+            if (condition(view))
+            {
+                return view;
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the rollout never got there: " + view);
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task CreatePhasedRolloutAsync(string name, string version, object phases, object? threshold = null)
+    {
+        var response = await _admin.PostAsJsonAsync("/api/admin/rollout/create", new Dictionary<string, object?>
+        {
+            ["name"] = name,
+            ["firmware_version"] = version,
+            ["device_model"] = "esp32",
+            ["target_type"] = "canary",
+            ["phases"] = phases,
+            ["failure_threshold"] = threshold ?? new { percent = 100, minimum_attempts = 1 },
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
     }
 
     private async Task UploadAsync(string version, byte[] image, string signingKey)

@@ -178,14 +178,7 @@ public sealed class ConsoleBrowserTests
     {
         await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.0.0");
         await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
-        using (var api = new HttpClient { BaseAddress = _server.Http })
-        {
-            api.DefaultRequestHeaders.Add("X-API-Key", ApiFactory.WriteKey);
-            var created = await api.PostAsync("/api/admin/rollout/create", new StringContent(
-                """{"name":"bad","firmware_version":"1.1.0","device_model":"esp32","target_type":"all","failure_threshold":{"percent":5,"minimum_attempts":2}}""",
-                System.Text.Encoding.UTF8, "application/json"));
-            Assert.That((int)created.StatusCode, Is.EqualTo(201), await created.Content.ReadAsStringAsync());
-        }
+        await CreateRolloutAsync("""{"name":"bad","firmware_version":"1.1.0","device_model":"esp32","target_type":"all","failure_threshold":{"percent":5,"minimum_attempts":2}}""");
 
         _server.Services.GetRequiredService<Paku.Ota.Application.Catalog.ICatalog>().Invalidate();
         var clients = new Dictionary<string, HttpClient>();
@@ -261,6 +254,40 @@ public sealed class ConsoleBrowserTests
         await ConsoleBrowser.ScreenshotAsync(page, "11-read-key-refused");
         Assert.That(await AdminFixtures.CountAsync(_db, "select count(*) from rollouts where name = 'r-read' and is_active"), Is.EqualTo(1),
             "the rollout is still active");
+    }
+
+    [Test]
+    public async Task A_phased_rollout_shows_its_gates_and_is_held_and_advanced_from_the_console()
+    {
+        await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
+        await CreateRolloutAsync("""{"name":"phased","firmware_version":"1.1.0","device_model":"esp32","target_type":"canary","phases":[{"percentage":5,"min_confirmed":20,"max_failure_percent":2,"min_soak_seconds":3600},{"percentage":25,"min_confirmed":100},{"percentage":100}]}""");
+
+        var page = await ConsoleBrowser.NewPageAsync(_browser, _server);
+        await ConsoleBrowser.SignInAsync(page, ApiFactory.WriteKey);
+        await page.GotoAsync("/console/rollouts/phased");
+        await Expect(page.Locator("#phase-title")).ToContainTextAsync("Phase 1 of 3");
+        await Expect(page.Locator("[data-gate=min_confirmed]")).ToContainTextAsync("0 confirmed boots of the 20 needed");
+        await ConsoleBrowser.ScreenshotAsync(page, "14-phased-rollout");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Hold…" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Hold in this phase" }).ClickAsync();
+        await Expect(page.Locator(".flash.ok")).ToContainTextAsync("phased held in phase 1.");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Advance to phase 2…" }).ClickAsync();
+        await Expect(page.Locator(".confirm")).ToContainTextAsync("25 % of the devices");
+        await ConsoleBrowser.ScreenshotAsync(page, "15-advance-confirmation");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Advance to phase 2" }).ClickAsync();
+        await Expect(page.Locator(".flash.ok")).ToContainTextAsync("phased advanced to phase 2 (25 %).");
+        await Expect(page.Locator("#phase-title")).ToContainTextAsync("Phase 2 of 3");
+        Assert.That(await AdminFixtures.CountAsync(_db, "select count(*) from audit_log where action in ('rollout.hold', 'rollout.advance') and actor = 'test-writer'"),
+            Is.EqualTo(2));
+    }
+
+    private async Task CreateRolloutAsync(string json)
+    {
+        using var api = new HttpClient { BaseAddress = _server.Http };
+        api.DefaultRequestHeaders.Add("X-API-Key", ApiFactory.WriteKey);
+        var created = await api.PostAsync("/api/admin/rollout/create", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        Assert.That((int)created.StatusCode, Is.EqualTo(201), await created.Content.ReadAsStringAsync());
     }
 
     [Test]

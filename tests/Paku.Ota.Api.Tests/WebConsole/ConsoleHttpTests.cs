@@ -232,6 +232,45 @@ public sealed partial class ConsoleHttpTests
     }
 
     [Test]
+    public async Task A_phased_rollouts_page_shows_its_gates_and_advance_and_hold_go_through_a_confirmation_and_are_audited()
+    {
+        await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
+        await AdminFixtures.ExecuteAsync(_db, """
+            insert into rollouts (name, release_id, firmware_version, device_model, target_type, rollout_percentage,
+                                  phase_plan, phase_index, phase_started_at)
+            select 'r-phased', id, version, device_model, 'canary', 10,
+                   '[{"percentage": 10, "min_confirmed": 3, "min_soak_seconds": 60}, {"percentage": 50, "max_failure_percent": 2}, {"percentage": 100}]',
+                   0, now()
+            from firmware_releases where version = '1.1.0'
+            """);
+        var (client, _) = Browser();
+        await SignInAsync(client, ApiFactory.WriteKey);
+
+        var page = WebUtility.HtmlDecode(await client.GetStringAsync("/console/rollouts/r-phased"));
+        Assert.That(page, Does.Contain("Phase 1 of 3").And.Contain("0 confirmed boots of the 3 needed").And.Contain("not met"));
+        Assert.That(page, Does.Contain("/console/rollouts/r-phased/advance").And.Contain("/console/rollouts/r-phased/hold"));
+        Assert.That(page, Does.Not.Contain("Change the percentage"), "the plan owns the percentage");
+
+        var hold = await TokenAsync(client, "/console/rollouts/r-phased/hold");
+        var held = await client.PostAsync("/console/rollouts/r-phased/hold", new FormUrlEncodedContent(new Dictionary<string, string> { ["__csrf"] = hold }));
+        Assert.That(held.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+
+        var confirm = WebUtility.HtmlDecode(await client.GetStringAsync("/console/rollouts/r-phased/advance"));
+        Assert.That(confirm, Does.Contain("Advance r-phased to phase 2?").And.Contain("50 % of the devices"));
+        var advance = await TokenAsync(client, "/console/rollouts/r-phased/advance");
+        var advanced = await client.PostAsync("/console/rollouts/r-phased/advance", new FormUrlEncodedContent(new Dictionary<string, string> { ["__csrf"] = advance }));
+
+        Assert.That(advanced.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+        Assert.That(await AdminFixtures.CountAsync(_db, "select count(*) from rollouts where name = 'r-phased' and phase_index = 1 and rollout_percentage = 50 and phase_held_by = 'held by test-writer'"),
+            Is.EqualTo(1));
+        Assert.That(await AdminFixtures.CountAsync(_db,
+            "select count(*) from audit_log where actor = 'test-writer' and target = 'r-phased' and outcome = 'succeeded' and details->>'via' = 'console' and action in ('rollout.hold', 'rollout.advance')"),
+            Is.EqualTo(2));
+        Assert.That(await AdminFixtures.CountAsync(_db,
+            "select count(*) from audit_log where action = 'rollout.phase_advance' and actor = 'test-writer' and details->>'trigger' = 'manual'"), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task The_console_is_not_served_on_the_device_listener()
     {
         using var certificate = _server.IssueDevice("esp32_001");

@@ -3,6 +3,7 @@ using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.Health;
+using Paku.Ota.Application.Rollouts.Phases;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
@@ -28,7 +29,8 @@ public sealed class AttemptTimeoutsTests
         _ledger = Substitute.For<IUpdateLedger>();
         _ledger.OpenAsync("dev1", Arg.Any<CancellationToken>()).Returns(_session);
         var health = new RolloutHealthMonitor(
-            Substitute.For<IRolloutHealthStore>(), Substitute.For<IRolloutStore>(), Substitute.For<ICatalog>(), new OtaMetrics(new TestMeters()));
+            Substitute.For<IRolloutHealthStore>(), Substitute.For<IRolloutStore>(), Substitute.For<ICatalog>(), new OtaMetrics(new TestMeters()),
+            new RolloutPhaseAdvancer(Substitute.For<ICatalog>(), new OtaMetrics(new TestMeters()), new FixedTime(Now)), new FixedTime(Now));
         _timeouts = new AttemptTimeouts(_overdue, _ledger, health, new OtaMetrics(new TestMeters()), new FixedTime(Now));
     }
 

@@ -9,7 +9,7 @@ public sealed class RolloutHealthTests
         RolloutHealth.Evaluate(new RolloutCounts(attempts, failed, rolledBack), threshold ?? FailureThreshold.Default);
 
     [Test]
-    public void Every_started_device_is_an_attempt_and_failed_rolled_back_or_timed_out_ones_are_failures()
+    public void Every_started_device_is_an_attempt_failed_rolled_back_or_timed_out_ones_are_failures_and_confirmed_ones_count_apart()
     {
         UpdateStatus?[] devices =
         [
@@ -22,7 +22,7 @@ public sealed class RolloutHealthTests
 
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(counts, Is.EqualTo(new RolloutCounts(8, 2, 1, 1)));
+            Assert.That(counts, Is.EqualTo(new RolloutCounts(8, 2, 1, 1, Confirmed: 1)));
             Assert.That(counts.Failures, Is.EqualTo(4));
             Assert.That(Enum.GetValues<UpdateStatus>().Where(RolloutHealth.IsFailure),
                 Is.EquivalentTo(new[] { UpdateStatus.Failed, UpdateStatus.RolledBack, UpdateStatus.TimedOut }));

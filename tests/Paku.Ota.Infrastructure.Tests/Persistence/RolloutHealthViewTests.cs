@@ -106,11 +106,11 @@ public sealed class RolloutHealthViewTests
     public async Task The_health_store_reads_the_views_figures_with_the_rollouts_threshold()
     {
         var id = await _fleet.AddRolloutAsync("r", "esp32", "1.1.0", "all", thresholdPercent: 7.5m, minimumAttempts: 3);
-        await AddDevicesAsync(id, "failed", "success", "offered");
+        await AddDevicesAsync(id, "failed", "success", "offered", "confirmed");
 
         var figures = (await new RolloutHealthStore(_db.DataSource).ReadAsync([id], CancellationToken.None)).Single();
 
-        Assert.That(figures, Is.EqualTo(new RolloutHealthFigures(id, "r", RolloutState.Active, new FailureThreshold(7.5m, 3), new RolloutCounts(2, 1, 0))));
+        Assert.That(figures, Is.EqualTo(new RolloutHealthFigures(id, "r", RolloutState.Active, new FailureThreshold(7.5m, 3), new RolloutCounts(3, 1, 0, Confirmed: 1))));
     }
 
     private static UpdateStatus? Parse(string status) => UpdateStatuses.TryParse(status, out var parsed) ? parsed : null;
@@ -129,8 +129,8 @@ public sealed class RolloutHealthViewTests
 
     private async Task<RolloutCounts> HealthOfAsync(long rolloutId)
     {
-        var row = (await _fleet.QueryAsync<(int Attempts, int Failed, int RolledBack, int TimedOut)>(
-            "select attempts, failed, rolled_back, timed_out from rollout_health where rollout_id = @rolloutId", new { rolloutId })).Single();
-        return new RolloutCounts(row.Attempts, row.Failed, row.RolledBack, row.TimedOut);
+        var row = (await _fleet.QueryAsync<(int Attempts, int Failed, int RolledBack, int TimedOut, int Confirmed)>(
+            "select attempts, failed, rolled_back, timed_out, confirmed from rollout_health where rollout_id = @rolloutId", new { rolloutId })).Single();
+        return new RolloutCounts(row.Attempts, row.Failed, row.RolledBack, row.TimedOut, row.Confirmed);
     }
 }

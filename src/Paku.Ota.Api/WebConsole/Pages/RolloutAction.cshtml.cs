@@ -6,12 +6,14 @@ using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Application.Rollouts.ChangeRollout;
 using Paku.Ota.Application.Rollouts.CreateRollback;
 using Paku.Ota.Application.Rollouts.GetRollout;
+using Paku.Ota.Application.Rollouts.Phases;
 
 namespace Paku.Ota.Api.WebConsole.Pages;
 
-/// <summary>The confirmation step of a rollout action (pause, resume, a new percentage, roll back): a page
-/// that says what will happen, then one POST that sends the same command as the admin API (ChangeRollout as
-/// PATCH /api/admin/rollout/{name}, CreateRollback as POST …/rollback).</summary>
+/// <summary>The confirmation step of a rollout action (pause, resume, a new percentage, roll back, and for a
+/// phased rollout advance, hold and release): a page that says what will happen, then one POST that sends the
+/// same command as the admin API (ChangeRollout as PATCH /api/admin/rollout/{name}, CreateRollback as POST
+/// …/rollback, AdvancePhase as POST …/advance, HoldPhase as PUT/DELETE …/hold).</summary>
 public sealed class RolloutActionModel(IMediator mediator, ConsoleActions actions) : PageModel
 {
     [BindProperty(SupportsGet = true, Name = "name")]
@@ -33,6 +35,9 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
         "pause" => $"Pause {Rollout.Name}?",
         "resume" => $"Resume {Rollout.Name}?",
         "rollback" => $"Roll back {Rollout.Name}?",
+        "advance" => $"Advance {Rollout.Name} to phase {Rollout.Phase?.Current + 1}?",
+        "hold" => $"Hold {Rollout.Name} in phase {Rollout.Phase?.Current}?",
+        "release" => $"Release the hold on {Rollout.Name}?",
         _ => Percent > Rollout.RolloutPercentage ? $"Raise {Rollout.Name} to {Percent} %?" : $"Lower {Rollout.Name} to {Percent} %?",
     };
 
@@ -41,6 +46,9 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
         "pause" => "Pause rollout",
         "resume" => "Resume rollout",
         "rollback" => "Create the rollback",
+        "advance" => $"Advance to phase {Rollout.Phase?.Current + 1}",
+        "hold" => "Hold in this phase",
+        "release" => "Release the hold",
         _ => Percent > Rollout.RolloutPercentage ? $"Raise to {Percent} %" : $"Lower to {Percent} %",
     };
 
@@ -51,10 +59,18 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
             $"It halted because {Rollout.PauseReason}. Resuming offers {Rollout.FirmwareVersion} again; it halts again if failures stay above {Rollout.FailureThreshold.Percent.ToString("0.##", CultureInfo.InvariantCulture)} %.",
         "resume" => $"Devices in the rollout will be offered {Rollout.FirmwareVersion} again at their next check.",
         "rollback" => $"Creates {Rollout.Name}{CreateRollbackHandler.Suffix}: the previous release of {Rollout.DeviceModel}, allowed to downgrade, offered to the devices that took {Rollout.FirmwareVersion}. While it targets them, no other rollout is offered to them. {Rollout.Name} stays halted.",
+        "advance" => $"Now, whatever its gates say ({Rollout.Phase?.Reason}). Phase {Rollout.Phase?.Current + 1} reaches {NextReach}; every device already reached stays reached. The advance and the gates' figures are audited.",
+        "hold" => $"It keeps offering {Rollout.FirmwareVersion} to phase {Rollout.Phase?.Current} ({Rollout.Phase?.Reach}) but does not advance by itself when the gates pass; advance it by hand or release the hold. Its failure gate still halts it.",
+        "release" => $"It advances by itself again as soon as phase {Rollout.Phase?.Current}'s gates pass.",
         _ => Percent > Rollout.RolloutPercentage
             ? $"From {Rollout.RolloutPercentage} % to {Percent} % of the targeted {Rollout.DeviceModel} devices. Every device already in the rollout stays in."
             : $"From {Rollout.RolloutPercentage} % to {Percent} %: devices outside the new share are no longer offered it (those already updated keep their firmware).",
     };
+
+    /// <summary>What the next phase reaches, for the advance's confirmation.</summary>
+    public string NextReach => Rollout.Phases?.FirstOrDefault(p => p.Number == Rollout.Phase!.Current + 1) is { } next
+        ? next.Percentage is { } percentage ? $"{percentage} % of the devices" : "groups " + string.Join(", ", next.Groups ?? [])
+        : "nothing more";
 
     public async Task<IActionResult> OnGetAsync([FromQuery(Name = "percent")] string? percent, CancellationToken cancellationToken)
     {
@@ -99,20 +115,25 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
             return Page();
         }
 
-        var command = Act switch
+        var result = Act switch
         {
-            "pause" => new ChangeRollout(Name, null, false, null, null, null, actor),
-            "resume" => new ChangeRollout(Name, null, true, null, null, null, actor),
-            _ => new ChangeRollout(Name, Percent, null, null, null, null, actor),
+            "advance" => await actions.RunAsync(new AdvancePhase(Name, actor), "rollout.advance", Name, cancellationToken),
+            "hold" or "release" => await actions.RunAsync(new HoldPhase(Name, Act == "hold", actor), Act == "hold" ? "rollout.hold" : "rollout.release_hold", Name, cancellationToken),
+            "pause" => await actions.RunAsync(new ChangeRollout(Name, null, false, null, null, null, actor), "rollout.change", Name, cancellationToken),
+            "resume" => await actions.RunAsync(new ChangeRollout(Name, null, true, null, null, null, actor), "rollout.change", Name, cancellationToken),
+            _ => await actions.RunAsync(new ChangeRollout(Name, Percent, null, null, null, null, actor), "rollout.change", Name, cancellationToken),
         };
-        var result = await actions.RunAsync(command, "rollout.change", Name, cancellationToken);
         if (result.IsSuccess)
         {
+            var view = result.Value;
             TempData["Flash"] = Act switch
             {
                 "pause" => $"{Name} paused.",
                 "resume" => $"{Name} resumed.",
-                _ => $"{Name} now at {result.Value.RolloutPercentage} %.",
+                "advance" => $"{Name} advanced to phase {view.Phase?.Current} ({view.Phase?.Reach}).",
+                "hold" => $"{Name} held in phase {view.Phase?.Current}.",
+                "release" => $"{Name} released: it advances by itself again.",
+                _ => $"{Name} now at {view.RolloutPercentage} %.",
             };
             return Redirect($"/console/rollouts/{Uri.EscapeDataString(Name)}");
         }
@@ -158,6 +179,26 @@ public sealed class RolloutActionModel(IMediator mediator, ConsoleActions action
         else if (Act == "resume" && Rollout.State == "active")
         {
             Errors.Add($"{Rollout.Name} is already active.");
+        }
+        else if (Act is "advance" or "hold" or "release" && Rollout.Phase is not { } phase)
+        {
+            Errors.Add($"{Rollout.Name} has no plan of phases.");
+        }
+        else if (Act == "advance" && Rollout.Phase!.Current == Rollout.Phase.Count)
+        {
+            Errors.Add($"{Rollout.Name} is in its last phase: there is nothing to advance to.");
+        }
+        else if (Act == "advance" && Rollout.State == "halted")
+        {
+            Errors.Add($"{Rollout.Name} is halted: resume it before advancing it.");
+        }
+        else if (Act == "hold" && Rollout.Phase!.HeldBy is not null)
+        {
+            Errors.Add($"{Rollout.Name} is already held ({Rollout.Phase.HeldBy}).");
+        }
+        else if (Act == "release" && Rollout.Phase!.HeldBy is null)
+        {
+            Errors.Add($"{Rollout.Name} is not held.");
         }
 
         return null;

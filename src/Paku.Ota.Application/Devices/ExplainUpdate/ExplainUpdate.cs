@@ -39,6 +39,7 @@ public sealed record OfferPreview(string Rollout, string Version, string TargetT
 /// <param name="HeldBy">For held_by_rollback: the rollback rollout that targets the device.</param>
 /// <param name="Reason">The verdict in a sentence.</param>
 /// <param name="Bucket">The device's bucket (0–9999) in this rollout when its percentage was weighed.</param>
+/// <param name="Phase">For a phased rollout: the phase it runs and the phase that reaches the device.</param>
 public sealed record RolloutVerdict(
     string Rollout,
     string FirmwareVersion,
@@ -51,7 +52,14 @@ public sealed record RolloutVerdict(
     int? Bucket,
     string? PauseReason,
     string? OutrankedBy,
-    string? HeldBy);
+    string? HeldBy,
+    DevicePhaseView? Phase = null);
+
+/// <summary>A phased rollout's phases as they concern one device (numbered from 1).</summary>
+/// <param name="DevicePhase">The first phase that reaches the device (it stays reached in every later one);
+/// null when no phase does, or targeting was not weighed (another model, a rule decided before it).</param>
+/// <param name="ReachedNow">The current phase reaches the device.</param>
+public sealed record DevicePhaseView(int Current, int Count, string CurrentReach, int? DevicePhase, bool ReachedNow, string? HeldBy);
 
 public sealed class ExplainUpdateValidator : AbstractValidator<ExplainUpdate>
 {
@@ -92,7 +100,8 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
             c.Bucket,
             c.PauseReason ?? c.Candidate.Rollout.PauseReason,
             c.OutrankedBy?.Rollout.Name,
-            c.HeldBy?.Rollout.Name)).ToList();
+            c.HeldBy?.Rollout.Name,
+            PhaseOf(c.Candidate.Rollout, id, device.Groups))).ToList();
         if (snapshot.BlockOf(id) is { } block)
         {
             // the rollouts still say how they would target the device; nothing is offered while it is blocked
@@ -147,6 +156,18 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
 
         var decision = rollout.Pace.Decide(await paces.ReadUsageAsync(chosen.Id, cancellationToken), now);
         return decision.Admitted ? null : new OfferHoldView(rollout.Name, "paced", decision.Reason, decision.RetryFrom);
+    }
+
+    private static DevicePhaseView? PhaseOf(Rollout rollout, string deviceId, IReadOnlyCollection<string> groups)
+    {
+        if (rollout.Phasing is not { } phasing)
+        {
+            return null;
+        }
+
+        var at = phasing.Plan.PhaseReaching(rollout.Name, deviceId, groups);
+        return new DevicePhaseView(
+            phasing.Index + 1, phasing.Plan.Count, phasing.Current.Reach, at < 0 ? null : at + 1, at >= 0 && at <= phasing.Index, phasing.HeldBy);
     }
 
     private static string WireName(SelectionVerdict verdict) => verdict switch

@@ -5,7 +5,9 @@ using Paku.Ota.Domain.Rollouts;
 namespace Paku.Ota.Application.Rollouts.ChangeRollout;
 
 /// <summary>An operator changes a rollout (the seed's PATCH): any of percentage, activity, filter and
-/// failure threshold; a null field is left as it is.</summary>
+/// failure threshold, attempt deadlines and plan of phases; a null field is left as it is.</summary>
+/// <param name="Phases">A new plan (the rollout enters its first phase that keeps every device reached so
+/// far), or an empty list to drop the plan.</param>
 /// <param name="IsActive">false pauses the rollout ("paused by &lt;actor&gt;"); true resumes it, halted or paused.</param>
 /// <param name="Actor">The API key's name, given as the reason of a pause.</param>
 public sealed record ChangeRollout(
@@ -15,9 +17,10 @@ public sealed record ChangeRollout(
     TargetFilterInput? TargetFilter,
     FailureThresholdInput? FailureThreshold,
     AttemptDeadlineInput? AttemptDeadline,
-    string Actor) : ICommand<Result<RolloutView>>
+    string Actor,
+    IReadOnlyList<PhaseInput?>? Phases = null) : ICommand<Result<RolloutView>>
 {
-    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold, attempt_deadline, windows, pace";
+    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold, attempt_deadline, phases, windows, pace";
 
     /// <summary>Replaces the windows as a whole; an empty list removes them.</summary>
     public IReadOnlyList<WindowInput>? Windows { get; init; }
@@ -26,11 +29,11 @@ public sealed record ChangeRollout(
     public PaceInput? Pace { get; init; }
 
     public bool ChangesNothing =>
-        RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null && AttemptDeadline is null
+        RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null && AttemptDeadline is null && Phases is null
         && Windows is null && Pace is null;
 }
 
-public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries)
+public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries, TimeProvider time)
     : ICommandHandler<ChangeRollout, Result<RolloutView>>
 {
     public async ValueTask<Result<RolloutView>> Handle(ChangeRollout command, CancellationToken cancellationToken)
@@ -44,6 +47,30 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             }
 
             var rollout = change.Rollout;
+            if (command.Phases is { } phases)
+            {
+                // as the filter: whether a plan fits depends on the stored target type and reach
+                RolloutPlan? plan = null;
+                if (phases.Count > 0)
+                {
+                    (plan, var planErrors) = RolloutPlan.Create(rollout.TargetType, phases);
+                    if (plan is null)
+                    {
+                        return RolloutRules.ToError(planErrors);
+                    }
+                }
+
+                if (rollout.ChangePlan(plan, time.GetUtcNow()) is { } planError)
+                {
+                    return RolloutRules.ToError([planError]);
+                }
+            }
+
+            if (rollout.ManualTargetingProblem(command.RolloutPercentage is not null, command.TargetFilter is not null) is { } planned)
+            {
+                return RolloutRules.ToError([planned]);
+            }
+
             if (command.TargetFilter is { } input)
             {
                 // Whether a filter fits depends on the stored target type, so this is checked here, not in the validator.

@@ -1,4 +1,5 @@
 using FluentValidation;
+using Paku.Ota.Application.Common;
 using Paku.Ota.Domain.Rollouts;
 
 namespace Paku.Ota.Application.Rollouts.ChangeRollout;
@@ -7,13 +8,7 @@ public sealed class ChangeRolloutValidator : AbstractValidator<ChangeRollout>
 {
     public ChangeRolloutValidator()
     {
-        RuleFor(c => c.Name).Custom((name, context) =>
-        {
-            if (!RolloutName.IsValid(name, out var error))
-            {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
-            }
-        });
+        RuleFor(c => c.Name).RolloutNameField();
         RuleFor(c => c).Custom((command, context) =>
         {
             if (command.ChangesNothing)

@@ -72,11 +72,5 @@ public sealed class CreateRollbackHandler(IRolloutStore rollouts, IRolloutQuerie
 public sealed class CreateRollbackValidator : AbstractValidator<CreateRollback>
 {
     public CreateRollbackValidator() =>
-        RuleFor(c => c.Name).Custom((name, context) =>
-        {
-            if (!RolloutName.IsValid(name, out var error))
-            {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
-            }
-        });
+        RuleFor(c => c.Name).RolloutNameField();
 }

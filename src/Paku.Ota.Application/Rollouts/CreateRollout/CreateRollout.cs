@@ -6,7 +6,8 @@ using Paku.Ota.Domain.Versions;
 namespace Paku.Ota.Application.Rollouts.CreateRollout;
 
 /// <summary>An operator creates a rollout (the seed's RolloutConfig, plus allow_downgrade and a failure
-/// threshold). Missing optional fields take the seed's defaults: 100 %, active, no downgrade.</summary>
+/// threshold, attempt deadlines and a plan of phases). Missing optional fields take the seed's defaults:
+/// 100 % (a phased rollout: its first phase's percentage), active, no downgrade, no plan.</summary>
 /// <param name="Actor">The API key's name, recorded as the creator.</param>
 public sealed record CreateRollout(
     string? Name,
@@ -19,9 +20,13 @@ public sealed record CreateRollout(
     bool? AllowDowngrade,
     FailureThresholdInput? FailureThreshold,
     AttemptDeadlineInput? AttemptDeadline,
-    string Actor) : ICommand<Result<RolloutView>>
+    string Actor,
+    IReadOnlyList<PhaseInput?>? Phases = null) : ICommand<Result<RolloutView>>
 {
     public const int DefaultPercentage = 100;
+
+    /// <summary>The percentage the rollout starts at: as sent, else the plan's first phase's, else 100.</summary>
+    public static int StartPercentage(int? sent, RolloutPlan? plan) => sent ?? plan?.PercentageAt(0) ?? DefaultPercentage;
 
     /// <summary>Maintenance windows; none (the default) lets the rollout start attempts at any time.</summary>
     public IReadOnlyList<WindowInput>? Windows { get; init; }
@@ -30,7 +35,7 @@ public sealed record CreateRollout(
     public PaceInput? Pace { get; init; }
 }
 
-public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries)
+public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries, TimeProvider time)
     : ICommandHandler<CreateRollout, Result<RolloutView>>
 {
     public async ValueTask<Result<RolloutView>> Handle(CreateRollout command, CancellationToken cancellationToken)
@@ -51,17 +56,20 @@ public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries
         }
 
         TargetTypes.TryParse(command.TargetType, out var targetType);
+        var plan = command.Phases is null ? null : RolloutPlan.Create(targetType, command.Phases).Plan;
         var threshold = new FailureThreshold(
             command.FailureThreshold?.Percent ?? FailureThreshold.Default.Percent,
             command.FailureThreshold?.MinimumAttempts ?? FailureThreshold.Default.MinimumAttempts);
         var creation = Rollout.Create(
             command.Name, model, release.Version, targetType,
             command.TargetFilter?.ToFilter(),
-            command.RolloutPercentage ?? CreateRollout.DefaultPercentage,
+            CreateRollout.StartPercentage(command.RolloutPercentage, plan),
             isActive: true,
             allowDowngrade: command.AllowDowngrade ?? false,
             threshold,
             command.AttemptDeadline?.Over(AttemptDeadline.Default),
+            plan,
+            time.GetUtcNow(),
             windows: command.Windows is { } windows ? WindowInput.ToSchedule(windows).Schedule : null,
             pace: command.Pace?.ToPace());
         if (!creation.Succeeded)

@@ -10,13 +10,7 @@ public sealed class CreateRolloutValidator : AbstractValidator<CreateRollout>
 {
     public CreateRolloutValidator()
     {
-        RuleFor(c => c.Name).Custom((name, context) =>
-        {
-            if (!RolloutName.IsValid(name, out var error))
-            {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
-            }
-        });
+        RuleFor(c => c.Name).RolloutNameField();
         RuleFor(c => c.FirmwareVersion).VersionField("firmware_version");
         RuleFor(c => c.DeviceModel).DeviceModelField(Rollout.DeviceModelField);
         RuleFor(c => c).Custom((command, context) =>
@@ -31,12 +25,38 @@ public sealed class CreateRolloutValidator : AbstractValidator<CreateRollout>
             }
             else
             {
-                context.AddFailures(Rollout.ValidateFilter(type, (command.TargetFilter ?? new TargetFilterInput(null, null)).ToFilter()));
+                var filter = (command.TargetFilter ?? new TargetFilterInput(null, null)).ToFilter();
+                RolloutPlan? plan = null;
+                if (command.Phases is not null)
+                {
+                    (plan, var planErrors) = RolloutPlan.Create(type, command.Phases);
+                    context.AddFailures(planErrors);
+                }
+
+                if (plan is null)
+                {
+                    context.AddFailures(Rollout.ValidateFilter(type, filter));
+                }
+                else
+                {
+                    var percentage = CreateRollout.StartPercentage(command.RolloutPercentage, plan);
+                    var planTargeting = Rollout.ValidatePlanTargeting(plan, percentage, filter);
+                    context.AddFailures(planTargeting);
+                    if (planTargeting.Count == 0)
+                    {
+                        // a group plan gives the groups the rollout starts with
+                        context.AddFailures(Rollout.ValidateFilter(type, plan.ByPercentage ? filter : TargetFilter.ForGroups(plan.GroupsThrough(0))));
+                    }
+                }
             }
 
-            if (Rollout.ValidatePercentage(command.RolloutPercentage ?? CreateRollout.DefaultPercentage) is { } percentage)
+            if (command.Phases is null && Rollout.ValidatePercentage(command.RolloutPercentage ?? CreateRollout.DefaultPercentage) is { } percentageError)
             {
-                context.AddFailures([percentage]);
+                context.AddFailures([percentageError]);
+            }
+            else if (command.Phases is not null && command.RolloutPercentage is { } sent && Rollout.ValidatePercentage(sent) is { } sentError)
+            {
+                context.AddFailures([sentError]);
             }
 
             if (command.FailureThreshold is { } threshold)

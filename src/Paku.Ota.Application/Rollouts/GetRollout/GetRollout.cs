@@ -11,13 +11,7 @@ public sealed record GetRollout(string? Name) : IQuery<Result<RolloutView>>;
 public sealed class GetRolloutValidator : AbstractValidator<GetRollout>
 {
     public GetRolloutValidator() =>
-        RuleFor(q => q.Name).Custom((name, context) =>
-        {
-            if (!RolloutName.IsValid(name, out var error))
-            {
-                context.AddFailure(Rollout.NameField, $"{Rollout.NameField}: {error}.");
-            }
-        });
+        RuleFor(q => q.Name).RolloutNameField();
 }
 
 public sealed class GetRolloutHandler(IRolloutQueries queries) : IQueryHandler<GetRollout, Result<RolloutView>>
