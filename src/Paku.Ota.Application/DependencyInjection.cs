@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Paku.Ota.Application.Common;
 using Paku.Ota.Application.Devices.CheckForUpdate;
 using Paku.Ota.Application.Rollouts.Health;
+using Paku.Ota.Application.Rollouts.Pacing;
 using Paku.Ota.Application.Rollouts.Phases;
 using Paku.Ota.Application.Updates;
 
@@ -19,6 +20,7 @@ public static class DependencyInjection
         services.AddSingleton<RolloutPhaseAdvancer>();
         services.AddSingleton<RolloutHealthMonitor>();
         services.AddSingleton<AttemptTimeouts>();
+        services.AddSingleton<RolloutPacing>();
         services.AddSingleton(checkInterval);
         return services;
     }

@@ -79,6 +79,7 @@ public static class DependencyInjection
         services.AddSingleton<IRolloutStore>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IRolloutQueries>(sp => sp.GetRequiredService<RolloutStore>());
         services.AddSingleton<IRolloutHealthStore, RolloutHealthStore>();
+        services.AddSingleton<IPaceLedger, PaceLedger>();
         services.AddSingleton<IOverdueAttempts, OverdueAttemptStore>();
         services.AddSingleton(configuration.GetSection("Ota:Rollouts:Health").Get<RolloutHealthOptions>() ?? new RolloutHealthOptions());
         services.TryAddSingleton(TimeProvider.System);

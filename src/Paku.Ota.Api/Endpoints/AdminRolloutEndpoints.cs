@@ -28,6 +28,8 @@ public static class AdminRolloutEndpoints
     private static readonly string[] ThresholdFields = ApiDescription.FieldsOf<FailureThresholdInput>();
     private static readonly string[] DeadlineFields = ApiDescription.FieldsOf<AttemptDeadlineInput>();
     private static readonly string[] PhaseFields = ApiDescription.FieldsOf<PhaseBody>();
+    private static readonly string[] WindowFields = ApiDescription.FieldsOf<WindowInput>();
+    private static readonly string[] PaceFields = ApiDescription.FieldsOf<PaceInput>();
 
     private const string CreateExample = """
         {"name": "v1.2.0-canary", "firmware_version": "1.2.0", "device_model": "esp32", "target_type": "canary",
@@ -84,7 +86,8 @@ public static class AdminRolloutEndpoints
             Threshold(body),
             Deadline(body),
             Actor(user),
-            Phases(body));
+            Phases(body))
+        { Windows = Windows(body), Pace = Pace(body) };
         if (body.Error is { } shape)
         {
             return shape.ToProblem();
@@ -113,7 +116,8 @@ public static class AdminRolloutEndpoints
             Threshold(body),
             Deadline(body),
             Actor(user),
-            Phases(body));
+            Phases(body))
+        { Windows = Windows(body), Pace = Pace(body) };
         if (body.Error is { } shape)
         {
             return shape.ToProblem();
@@ -218,6 +222,33 @@ public static class AdminRolloutEndpoints
                 phase.Number("max_failure_percent"), phase.WholeNumber("min_soak_seconds"));
         }).ToList();
 
+    private static List<WindowInput>? Windows(JsonFields body)
+    {
+        var windows = body.Objects("windows");
+        if (windows is null || windows.Any(w => w is null))
+        {
+            return null; // the problem is recorded
+        }
+
+        return [.. windows.Select(window =>
+        {
+            window!.AllowOnly(WindowFields);
+            return new WindowInput(window.Strings("days"), window.String("start"), window.String("end"), window.String("time_zone"));
+        })];
+    }
+
+    private static PaceInput? Pace(JsonFields body)
+    {
+        var pace = body.Object("pace");
+        if (pace is null)
+        {
+            return null;
+        }
+
+        pace.AllowOnly(PaceFields);
+        return new PaceInput(pace.WholeNumber("per_minute"), pace.WholeNumber("max_in_flight"));
+    }
+
     private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
 
     /// <summary>The body of POST /api/admin/rollout/create: the seed's RolloutConfig plus the rollout's
@@ -225,6 +256,9 @@ public static class AdminRolloutEndpoints
     /// <param name="RolloutPercentage">0–100; default 100, or the first phase's percentage when <paramref name="Phases"/> are given.</param>
     /// <param name="Phases">A plan: percentage phases rising to at most 100, or (target_type group) group phases each
     /// adding groups; the rollout advances by itself when a phase's gates pass and halts when its failure gate fails.</param>
+    /// <param name="Windows">Maintenance windows (local start/end HH:mm, optional days and IANA time_zone): outside them
+    /// the rollout offers nothing new and devices are told when to come back.</param>
+    /// <param name="Pace">New attempts per minute and attempts in flight at most, across every replica.</param>
     public sealed record CreateRolloutBody(
         string Name,
         string FirmwareVersion,
@@ -236,17 +270,23 @@ public static class AdminRolloutEndpoints
         bool? AllowDowngrade = null,
         FailureThresholdInput? FailureThreshold = null,
         AttemptDeadlineInput? AttemptDeadline = null,
-        IReadOnlyList<PhaseBody>? Phases = null);
+        IReadOnlyList<PhaseBody>? Phases = null,
+        IReadOnlyList<WindowInput>? Windows = null,
+        PaceInput? Pace = null);
 
     /// <summary>The body of PATCH /api/admin/rollout/{name}: only the fields to change.</summary>
     /// <param name="Phases">A new plan (the rollout enters its first phase that keeps every device it reaches), or [] to drop the plan.</param>
+    /// <param name="Windows">New maintenance windows, replacing the old as a whole; [] removes them.</param>
+    /// <param name="Pace">A new pace, replacing the old as a whole; {} removes pacing.</param>
     public sealed record ChangeRolloutBody(
         int? RolloutPercentage = null,
         bool? IsActive = null,
         TargetFilterInput? TargetFilter = null,
         FailureThresholdInput? FailureThreshold = null,
         AttemptDeadlineInput? AttemptDeadline = null,
-        IReadOnlyList<PhaseBody>? Phases = null);
+        IReadOnlyList<PhaseBody>? Phases = null,
+        IReadOnlyList<WindowInput>? Windows = null,
+        PaceInput? Pace = null);
 
     /// <summary>One phase of a plan: <paramref name="Percentage"/> or <paramref name="Groups"/>, and its gates.</summary>
     /// <param name="Percentage">1–100, above the phase before.</param>

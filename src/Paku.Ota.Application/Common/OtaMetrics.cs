@@ -20,7 +20,7 @@ public sealed class OtaMetrics
     public OtaMetrics(IMeterFactory meters)
     {
         _meter = meters.Create(MeterName);
-        _checks = _meter.CreateCounter<long>("ota.checks", description: "Device update checks by model and outcome (offered, up_to_date, rate_limited, rejected).");
+        _checks = _meter.CreateCounter<long>("ota.checks", description: "Device update checks by model and outcome (offered, up_to_date, outside_window, paced, rate_limited, rejected).");
         _downloads = _meter.CreateCounter<long>("ota.downloads", description: "Firmware downloads started, by model.");
         _downloadBytes = _meter.CreateCounter<long>("ota.download.bytes", description: "Firmware bytes served, by model.");
         _reports = _meter.CreateCounter<long>("ota.status.reports", description: "Update statuses recorded (reported by devices or derived at check-in), by status.");

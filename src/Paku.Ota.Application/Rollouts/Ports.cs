@@ -53,3 +53,15 @@ public interface IRolloutQueries
     /// <summary>Newest first; every model when <paramref name="model"/> is null.</summary>
     Task<IReadOnlyList<RolloutView>> ListAsync(string? model, CancellationToken cancellationToken);
 }
+
+/// <summary>A paced rollout's budget, shared by every replica through the database.</summary>
+public interface IPaceLedger
+{
+    /// <summary>Under the rollout's budget lock: reads what it has used, lets <see cref="Pace.Decide"/> judge, and
+    /// when the device is admitted records its offer and the spent budget in the same transaction.</summary>
+    Task<PaceDecision> TryAdmitAsync(
+        long rolloutId, Pace pace, string deviceId, string version, string fromVersion, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>What the rollout has used (without locking), for explanations.</summary>
+    Task<PaceUsage> ReadUsageAsync(long rolloutId, CancellationToken cancellationToken);
+}

@@ -18,6 +18,8 @@ public sealed record RolloutView(
     bool AllowDowngrade,
     FailureThresholdView FailureThreshold,
     AttemptDeadlineView AttemptDeadline,
+    IReadOnlyList<WindowView> Windows,
+    PaceView Pace,
     string State,
     string? PauseReason,
     DateTimeOffset? HaltedAt,
@@ -82,6 +84,20 @@ public sealed record PhaseView(
 
 public sealed record FailureThresholdView(decimal Percent, int MinimumAttempts);
 
+/// <summary>A maintenance window as sent and stored: days (empty: every day), local start and end (HH:mm), IANA time zone.</summary>
+public sealed record WindowView(IReadOnlyList<string> Days, string Start, string End, string TimeZone)
+{
+    public static IReadOnlyList<WindowView> Of(Domain.Rollouts.WindowSchedule schedule) =>
+        [.. schedule.Windows.Select(w => new WindowView(
+            w.DayNamesInOrder,
+            w.Start.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture),
+            w.End.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture),
+            w.TimeZoneId))];
+}
+
+/// <summary>The rollout's pace (null parts do not limit) and its attempts in flight now, as the pace counts them.</summary>
+public sealed record PaceView(int? PerMinute, int? MaxInFlight, int InFlight);
+
 /// <summary>Minutes a device may stay silent in each step before its attempt times out.</summary>
 public sealed record AttemptDeadlineView(int DownloadingMinutes, int InstallingMinutes, int SuccessMinutes);
 
@@ -128,4 +144,35 @@ public sealed record AttemptDeadlineInput(int? DownloadingMinutes = null, int? I
             DownloadingMinutes ?? (int)current.Downloading.TotalMinutes,
             InstallingMinutes ?? (int)current.Installing.TotalMinutes,
             SuccessMinutes ?? (int)current.Success.TotalMinutes);
+}
+
+/// <summary>A maintenance window as sent; <see cref="ToSchedule"/> names a bad part <c>windows[i].field</c>.</summary>
+public sealed record WindowInput(IReadOnlyList<string>? Days = null, string? Start = null, string? End = null, string? TimeZone = null)
+{
+    public static (Domain.Rollouts.WindowSchedule? Schedule, IReadOnlyList<Domain.Rollouts.FieldError> Errors) ToSchedule(IReadOnlyList<WindowInput> inputs)
+    {
+        List<Domain.Rollouts.FieldError> errors = [.. Domain.Rollouts.WindowSchedule.ValidateCount(inputs.Count)];
+        List<Domain.Rollouts.MaintenanceWindow> windows = [];
+        for (var i = 0; i < Math.Min(inputs.Count, Domain.Rollouts.WindowSchedule.MaxWindows); i++)
+        {
+            var input = inputs[i];
+            var (window, problems) = Domain.Rollouts.MaintenanceWindow.Create(
+                input.Days, input.Start, input.End, input.TimeZone, $"{Domain.Rollouts.WindowSchedule.Field}[{i}].");
+            errors.AddRange(problems);
+            if (window is not null)
+            {
+                windows.Add(window);
+            }
+        }
+
+        return errors.Count > 0 ? (null, errors) : (new Domain.Rollouts.WindowSchedule(windows), []);
+    }
+}
+
+/// <summary>A pace as sent; on a change it replaces the stored pace as a whole (<c>{}</c> removes pacing).</summary>
+public sealed record PaceInput(int? PerMinute = null, int? MaxInFlight = null)
+{
+    public IReadOnlyList<Domain.Rollouts.FieldError> Validate() => Domain.Rollouts.Pace.Validate(PerMinute, MaxInFlight);
+
+    public Domain.Rollouts.Pace ToPace() => new(PerMinute, MaxInFlight);
 }

@@ -5,7 +5,7 @@ namespace Paku.Ota.Domain.Devices;
 /// <summary>A device model ("esp32", "esp32-s3"). Models have one canonical form, lower case: a device,
 /// an upload or a rollout that says "ESP32" means the model "esp32", so case never makes a second model.
 /// Input is accepted in any case and made canonical where it enters (the use cases' messages); the
-/// database refuses any other form (migration 0009, pinned to <see cref="Canonical"/> by a test).</summary>
+/// database refuses any other form (migration 0008, pinned to <see cref="Canonical"/> by a test).</summary>
 public static class DeviceModel
 {
     public const int MaxLength = 64;

@@ -35,7 +35,9 @@ public sealed class Rollout
         string? pauseReason,
         bool isHalted,
         AttemptDeadline deadline,
-        RolloutPhasing? phasing)
+        RolloutPhasing? phasing,
+        WindowSchedule windows,
+        Pace pace)
     {
         Name = name;
         DeviceModel = deviceModel;
@@ -50,6 +52,8 @@ public sealed class Rollout
         IsHalted = isHalted;
         Deadline = deadline;
         Phasing = phasing;
+        Windows = windows;
+        Pace = pace;
     }
 
     public string Name { get; }
@@ -82,6 +86,12 @@ public sealed class Rollout
     /// phases) or the groups (group phases).</summary>
     public RolloutPhasing? Phasing { get; private set; }
 
+    /// <summary>When it may start new attempts; <see cref="WindowSchedule.Always"/> when it has no windows.</summary>
+    public WindowSchedule Windows { get; private set; }
+
+    /// <summary>How fast it may start new attempts; <see cref="Rollouts.Pace.None"/> when unpaced.</summary>
+    public Pace Pace { get; private set; }
+
     public static RolloutCreation Create(
         string? name,
         string? deviceModel,
@@ -94,7 +104,9 @@ public sealed class Rollout
         FailureThreshold? threshold = null,
         AttemptDeadline? deadline = null,
         RolloutPlan? plan = null,
-        DateTimeOffset phaseStartedAt = default)
+        DateTimeOffset phaseStartedAt = default,
+        WindowSchedule? windows = null,
+        Pace? pace = null)
     {
         ArgumentNullException.ThrowIfNull(version);
         filter ??= TargetFilter.None;
@@ -133,7 +145,8 @@ public sealed class Rollout
         var rollout = new Rollout(
             name!, deviceModel!, version, targetType, filter, percentage, isActive, allowDowngrade,
             threshold ?? FailureThreshold.Default, pauseReason: null, isHalted: false, deadline ?? AttemptDeadline.Default,
-            plan is null ? null : new RolloutPhasing(plan, 0, phaseStartedAt, HeldBy: null));
+            plan is null ? null : new RolloutPhasing(plan, 0, phaseStartedAt, HeldBy: null),
+            windows ?? WindowSchedule.Always, pace ?? Pace.None);
         return new RolloutCreation(rollout, []);
     }
 
@@ -154,7 +167,9 @@ public sealed class Rollout
         string? pauseReason,
         bool isHalted,
         AttemptDeadline? deadline = null,
-        RolloutPhasing? phasing = null)
+        RolloutPhasing? phasing = null,
+        WindowSchedule? windows = null,
+        Pace? pace = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentException.ThrowIfNullOrEmpty(deviceModel);
@@ -175,7 +190,9 @@ public sealed class Rollout
             pauseReason: isActive ? null : pauseReason,
             isHalted: isHalted && !isActive,
             deadline ?? AttemptDeadline.Default,
-            phasing);
+            phasing,
+            windows ?? WindowSchedule.Always,
+            pace ?? Pace.None);
     }
 
     /// <summary>How a plan and the targeting an operator sent fit together: a percentage plan starts at its
@@ -486,6 +503,19 @@ public sealed class Rollout
     {
         ArgumentNullException.ThrowIfNull(deadline);
         Deadline = deadline;
+    }
+
+    /// <summary>Replaces the windows; an empty schedule lets the rollout start attempts at any time.</summary>
+    public void ChangeWindows(WindowSchedule windows)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        Windows = windows;
+    }
+
+    public void ChangePace(Pace pace)
+    {
+        ArgumentNullException.ThrowIfNull(pace);
+        Pace = pace;
     }
 
     /// <summary>

@@ -29,6 +29,22 @@ public static class RolloutHealth
     /// <summary>Whether a device's attempt in this status counts against the rollout.</summary>
     public static bool IsFailure(UpdateStatus status) => status is UpdateStatus.Failed or UpdateStatus.RolledBack or UpdateStatus.TimedOut;
 
+    /// <summary>Whether a device of the rollout holds one of its in-flight slots (<see cref="Pace.MaxInFlight"/>):
+    /// its attempt is downloading or installing, or it was offered the release (null status) less than the
+    /// rollout's downloading deadline ago and has not started — an offered device starts at once, and one
+    /// that never does frees its slot when a silent download would have timed out. The <c>rollout_health</c>
+    /// view's <c>in_flight</c> counts the same, pinned by a test.</summary>
+    public static bool IsInFlight(UpdateStatus? status, DateTimeOffset offeredAt, AttemptDeadline deadline, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(deadline);
+        return status switch
+        {
+            null => offeredAt + deadline.Downloading > now,
+            UpdateStatus.Downloading or UpdateStatus.Installing => true,
+            _ => false,
+        };
+    }
+
     /// <summary>Counts a rollout's devices by the status of their attempt; null for a device that was
     /// offered the release and has not started.</summary>
     public static RolloutCounts Count(IEnumerable<UpdateStatus?> devices)

@@ -32,7 +32,8 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
                    rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
                    failure_min_attempts, pause_reason, halted_at is not null as halted,
                    deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes,
-                   phase_plan::text as phase_plan, phase_index, phase_started_at, phase_held_by
+                   phase_plan::text as phase_plan, phase_index, phase_started_at, phase_held_by,
+                   windows::text as windows, pace_per_minute, pace_max_in_flight
             from rollouts
             """, transaction: transaction, cancellationToken: cancellationToken));
         var blocks = await DeviceBlockStore.ReadAllAsync(connection, transaction, cancellationToken);
@@ -51,7 +52,8 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
             var rollout = Rollout.Restore(r.name, r.device_model, release.Version, type, ParseFilter(r.target_filter), r.rollout_percentage,
                 r.is_active, r.allow_downgrade, new FailureThreshold(r.failure_threshold_percent, r.failure_min_attempts), r.pause_reason, r.halted,
                 AttemptDeadline.FromMinutes(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
-                PhasePlanJson.Phasing(r.phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by));
+                PhasePlanJson.Phasing(r.phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by),
+                windows: WindowsJson.Read(r.windows), pace: new Pace(r.pace_per_minute, r.pace_max_in_flight));
             return new CatalogRollout(r.id, rollout, release);
         });
         return new CatalogSnapshot(generation, releases, rollouts, blocks);
@@ -76,6 +78,7 @@ public sealed class CatalogReader(NpgsqlDataSource dataSource)
     private sealed record RolloutRow(long id, string name, long release_id, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
         string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
-        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by);
+        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by,
+        string windows, int? pace_per_minute, int? pace_max_in_flight);
 #pragma warning restore IDE1006, SA1300
 }

@@ -24,7 +24,7 @@ public sealed class DeviceStore(NpgsqlDataSource dataSource, CheckInBatcher? bat
            d.update_rollout_id, d.update_target_version, d.update_from_version, d.update_status, d.update_progress
         """;
 
-    private const string RecordOfferSql = """
+    internal const string RecordOfferSql = """
         with offer as (
             update devices set offered_rollout_id = $2, offered_version = $3, offered_at = now()
             where device_id = $1

@@ -20,6 +20,7 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
         select r.name, r.firmware_version, r.device_model, r.target_type, r.target_filter::text as target_filter,
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent, r.failure_min_attempts,
                r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
+               r.windows::text as windows, r.pace_per_minute, r.pace_max_in_flight, h.in_flight,
                r.pause_reason, r.halted_at, r.halt_details::text as halt_details, fr.withdrawn_at is not null as release_withdrawn,
                r.created_by, r.created_at, r.updated_at,
                r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by, h.confirmed as health_confirmed,
@@ -49,7 +50,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
                r.rollout_percentage, r.is_active, r.allow_downgrade, r.failure_threshold_percent,
                r.failure_min_attempts, r.pause_reason, r.halted_at is not null as halted,
                r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes,
-               r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by
+               r.phase_plan::text as phase_plan, r.phase_index, r.phase_started_at, r.phase_held_by,
+               r.windows::text as windows, r.pace_per_minute, r.pace_max_in_flight
         from rollouts r
         join firmware_releases fr on fr.id = r.release_id
         where r.name = @name
@@ -78,12 +80,14 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
                                   rollout_percentage, is_active, allow_downgrade, failure_threshold_percent,
                                   failure_min_attempts, pause_reason, created_by,
                                   deadline_downloading_minutes, deadline_installing_minutes, deadline_success_minutes,
-                                  phase_plan, phase_index, phase_started_at, phase_held_by)
+                                  phase_plan, phase_index, phase_started_at, phase_held_by,
+                                  windows, pace_per_minute, pace_max_in_flight)
             select @name, fr.id, fr.version, fr.device_model, @targetType, @filter::jsonb,
                    @percentage, @isActive, @allowDowngrade, @thresholdPercent,
                    @thresholdAttempts, @pauseReason, @createdBy,
                    @downloadingMinutes, @installingMinutes, @successMinutes,
-                   @phasePlan::jsonb, @phaseIndex, @phaseStartedAt, @phaseHeldBy
+                   @phasePlan::jsonb, @phaseIndex, @phaseStartedAt, @phaseHeldBy,
+                   @windows::jsonb, @pacePerMinute, @paceMaxInFlight
             from firmware_releases fr
             where fr.id = @releaseId
             on conflict (name) do nothing
@@ -107,6 +111,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
             phaseIndex = rollout.Phasing?.Index ?? 0,
             phaseStartedAt = rollout.Phasing?.StartedAt,
             phaseHeldBy = rollout.Phasing?.HeldBy,
+            windows = WindowsJson.Write(rollout.Windows),
+            pacePerMinute = rollout.Pace.PerMinute,
+            paceMaxInFlight = rollout.Pace.MaxInFlight,
         }, transaction, cancellationToken: cancellationToken));
         if (inserted != 1)
         {
@@ -217,7 +224,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
             row.rollout_percentage, row.is_active, row.allow_downgrade,
             new FailureThreshold(row.failure_threshold_percent, row.failure_min_attempts), row.pause_reason, row.halted,
             AttemptDeadline.FromMinutes(row.deadline_downloading_minutes, row.deadline_installing_minutes, row.deadline_success_minutes),
-            PhasePlanJson.Phasing(row.phase_plan, row.phase_index, row.phase_started_at, row.phase_held_by));
+            PhasePlanJson.Phasing(row.phase_plan, row.phase_index, row.phase_started_at, row.phase_held_by),
+            windows: WindowsJson.Read(row.windows), pace: new Pace(row.pace_per_minute, row.pace_max_in_flight));
     }
 
     /// <summary>The <c>rollout_health</c> view's state column, in the Domain's vocabulary.</summary>
@@ -260,6 +268,8 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
             r.name, r.firmware_version, r.device_model, r.target_type, shownFilter, r.rollout_percentage, r.is_active, r.allow_downgrade,
             new FailureThresholdView(Normalised(r.failure_threshold_percent), r.failure_min_attempts),
             new AttemptDeadlineView(r.deadline_downloading_minutes, r.deadline_installing_minutes, r.deadline_success_minutes),
+            WindowView.Of(WindowsJson.Read(r.windows)),
+            new PaceView(r.pace_per_minute, r.pace_max_in_flight, r.in_flight),
             state, r.pause_reason, Utc(r.halted_at), haltDetails, r.release_withdrawn, r.created_by, Utc(r.created_at), Utc(r.updated_at),
             new RolloutProgress(r.targeted, r.offered, r.downloading, r.installing, r.reported_success, r.confirmed, r.failed, r.rolled_back,
                 r.timed_out, r.attempts, Normalised(r.failure_rate_percent)),
@@ -329,6 +339,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
                        phase_index = @phaseIndex,
                        phase_started_at = @phaseStartedAt,
                        phase_held_by = @phaseHeldBy,
+                       windows = @windows::jsonb,
+                       pace_per_minute = @pacePerMinute,
+                       pace_max_in_flight = @paceMaxInFlight,
                        updated_at = now()
                  where id = @id
                 """, new
@@ -348,6 +361,9 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
                 phaseIndex = Rollout.Phasing?.Index ?? 0,
                 phaseStartedAt = Rollout.Phasing?.StartedAt,
                 phaseHeldBy = Rollout.Phasing?.HeldBy,
+                windows = WindowsJson.Write(Rollout.Windows),
+                pacePerMinute = Rollout.Pace.PerMinute,
+                paceMaxInFlight = Rollout.Pace.MaxInFlight,
             }, transaction, cancellationToken: cancellationToken));
         }
 
@@ -391,11 +407,13 @@ public sealed class RolloutStore(NpgsqlDataSource dataSource, TimeProvider time,
     private sealed record StoredRow(long id, string name, string device_model, string version, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
         string? pause_reason, bool halted, int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
-        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by);
+        string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by,
+        string windows, int? pace_per_minute, int? pace_max_in_flight);
 
     private sealed record ViewRow(string name, string firmware_version, string device_model, string target_type, string target_filter,
         int rollout_percentage, bool is_active, bool allow_downgrade, decimal failure_threshold_percent, int failure_min_attempts,
         int deadline_downloading_minutes, int deadline_installing_minutes, int deadline_success_minutes,
+        string windows, int? pace_per_minute, int? pace_max_in_flight, int in_flight,
         string? pause_reason, DateTime? halted_at, string? halt_details, bool release_withdrawn,
         string? created_by, DateTime created_at, DateTime updated_at,
         string? phase_plan, int phase_index, DateTime? phase_started_at, string? phase_held_by, int health_confirmed,

@@ -211,6 +211,27 @@ public sealed partial class ConsoleHttpTests
     }
 
     [Test]
+    public async Task A_rollouts_page_shows_its_maintenance_windows_and_pace()
+    {
+        await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");
+        using var admin = new HttpClient { BaseAddress = _server.Http };
+        admin.DefaultRequestHeaders.Add(Paku.Ota.Api.Security.AdminPolicies.HeaderName, ApiFactory.WriteKey);
+        var created = await admin.SendJsonAsync(HttpMethod.Post, "/api/admin/rollout/create", """
+            {"name": "nightly", "firmware_version": "1.1.0", "device_model": "esp32", "target_type": "all",
+             "windows": [{"days": ["sat"], "start": "22:00", "end": "04:00", "time_zone": "Europe/Berlin"}], "pace": {"per_minute": 25}}
+            """);
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created), await created.Content.ReadAsStringAsync());
+        var (client, _) = Browser();
+        await SignInAsync(client, ApiFactory.ReadKey);
+
+        var html = WebUtility.HtmlDecode(await client.GetStringAsync("/console/rollouts/nightly"));
+
+        Assert.That(html, Does.Contain("sat 22:00–04:00 Europe/Berlin (ends the next day)"));
+        Assert.That(html, Does.Contain("at most 25 new attempts per minute"));
+        Assert.That(html, Does.Contain("no in-flight limit"));
+    }
+
+    [Test]
     public async Task A_phased_rollouts_page_shows_its_gates_and_advance_and_hold_go_through_a_confirmation_and_are_audited()
     {
         await AdminFixtures.InsertReleaseAsync(_db, "esp32", "1.1.0");

@@ -5,7 +5,7 @@ using Paku.Ota.Testing;
 
 namespace Paku.Ota.Infrastructure.Tests.Persistence;
 
-/// <summary>The database's rule for a device model's form (migration 0009: <c>device_model = lower(device_model)</c>)
+/// <summary>The database's rule for a device model's form (migration 0008: <c>device_model = lower(device_model)</c>)
 /// is the Domain's <see cref="DeviceModel.Canonical"/>: the same form for every character a model may hold,
 /// and no other form can be stored.</summary>
 [NonParallelizable]
@@ -48,7 +48,7 @@ public sealed class DeviceModelSqlTests
     }
 
     [Test]
-    public async Task Migration_0009_brings_rows_written_before_it_to_the_canonical_form()
+    public async Task Migration_0008_brings_rows_written_before_it_to_the_canonical_form()
     {
         // in a transaction that is rolled back: the schema keeps its constraints whatever the test does
         await using var c = await _db.DataSource.OpenConnectionAsync();
@@ -64,7 +64,7 @@ public sealed class DeviceModelSqlTests
     }
 
     [Test]
-    public async Task Migration_0009_stops_and_names_two_releases_that_would_become_one()
+    public async Task Migration_0008_stops_and_names_two_releases_that_would_become_one()
     {
         // in a transaction that is rolled back: the schema keeps its constraints whatever the test does
         await using var c = await _db.DataSource.OpenConnectionAsync();
@@ -87,7 +87,7 @@ public sealed class DeviceModelSqlTests
     private static string Migration0009()
     {
         using var stream = typeof(Paku.Ota.Infrastructure.Persistence.OtaDatabase).Assembly
-            .GetManifestResourceStream("Paku.Ota.Migrations.0009_canonical_device_models.sql")!;
+            .GetManifestResourceStream("Paku.Ota.Migrations.0008_canonical_device_models.sql")!;
         return new StreamReader(stream).ReadToEnd();
     }
 

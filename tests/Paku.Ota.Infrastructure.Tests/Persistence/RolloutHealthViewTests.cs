@@ -64,6 +64,27 @@ public sealed class RolloutHealthViewTests
         }
     }
 
+    [TestCaseSource(nameof(StoredStatuses))]
+    public async Task The_views_in_flight_count_is_the_domains_for_a_device_in_each_status_offered_recently_or_long_ago(string status)
+    {
+        var id = await _fleet.AddRolloutAsync("r", "esp32", "1.1.0", "all");
+        await _fleet.ScalarAsync<int>("update rollouts set deadline_downloading_minutes = 30 where id = @id returning 1", new { id });
+        await AddDevicesAsync(id, status, status);
+        // one offered 29 minutes ago, one 31 minutes ago: on either side of the 30-minute downloading deadline
+        await _fleet.ScalarAsync<int>("""
+            update rollout_devices set offered_at = now() - case device_id when 'd1' then interval '29 minutes' else interval '31 minutes' end
+            where rollout_id = @id returning 1
+            """, new { id });
+        var rows = await _fleet.QueryAsync<(string Status, DateTime OfferedAt, DateTime Now)>(
+            "select status, offered_at, now() from rollout_devices where rollout_id = @id", new { id });
+        var deadline = AttemptDeadline.FromMinutes(30, 60, 120);
+
+        var expected = rows.Count(r => RolloutHealth.IsInFlight(
+            Parse(r.Status), new DateTimeOffset(DateTime.SpecifyKind(r.OfferedAt, DateTimeKind.Utc)), deadline, new DateTimeOffset(DateTime.SpecifyKind(r.Now, DateTimeKind.Utc))));
+
+        Assert.That(await _fleet.ScalarAsync<int>("select in_flight from rollout_health where rollout_id = @id", new { id }), Is.EqualTo(expected));
+    }
+
     [TestCase(true, false)]
     [TestCase(true, true)]
     [TestCase(false, false)]

@@ -1,6 +1,7 @@
 using Mediator;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Rollouts.Pacing;
 using Paku.Ota.Application.Rollouts.Health;
 using Paku.Ota.Application.Updates;
 using Paku.Ota.Domain.Updates;
@@ -51,7 +52,9 @@ public sealed class CheckForUpdateHandler(
     IUpdateLedger ledger,
     RolloutHealthMonitor health,
     OtaMetrics metrics,
-    CheckIntervalOptions interval)
+    CheckIntervalOptions interval,
+    RolloutPacing pacing,
+    TimeProvider time)
     : IQueryHandler<CheckForUpdate, Result<UpdateCheckAnswer>>
 {
     public async ValueTask<Result<UpdateCheckAnswer>> Handle(CheckForUpdate query, CancellationToken cancellationToken)
@@ -77,7 +80,31 @@ public sealed class CheckForUpdateHandler(
         var rollout = snapshot.RolloutOf(chosen);
         var release = rollout.Release;
         var version = release.Version.ToString();
-        if (checkIn.OfferedRolloutId != rollout.Id || checkIn.OfferedVersion != version)
+        var firstOffer = checkIn.OfferedRolloutId != rollout.Id || checkIn.OfferedVersion != version;
+        var recorded = false;
+        if (!OfferGate.IsUnderway(checkIn.Attempt?.Attempt, rollout.Rollout))
+        {
+            var now = time.GetUtcNow();
+            if (OfferGate.OutsideWindow(rollout.Rollout, now) is { } closed)
+            {
+                return Deferred(model, running, rollout, deviceId, closed, now, "outside_window");
+            }
+
+            // a device already offered this release was admitted then; only a first offer spends the pace
+            if (firstOffer && !rollout.Rollout.Pace.IsNone)
+            {
+                var decision = await pacing.TryAdmitAsync(rollout, deviceId, running.ToString(), now, cancellationToken);
+                if (!decision.Admitted)
+                {
+                    var spread = TimeSpan.FromSeconds(interval.CheckIntervalSeconds);
+                    return Deferred(model, running, rollout, deviceId, OfferGate.Paced(decision, spread), now, "paced");
+                }
+
+                recorded = true; // the admission recorded the offer
+            }
+        }
+
+        if (firstOffer && !recorded)
         {
             await devices.RecordOfferAsync(deviceId, rollout.Id, version, running.ToString(), cancellationToken);
         }
@@ -96,6 +123,15 @@ public sealed class CheckForUpdateHandler(
             Rollout: rollout.Rollout.Name,
             IsRollback: release.Version < running,
             NextCheckSeconds: interval.Next());
+    }
+
+    /// <summary>"No update" in the seed's shape, with a next check that points into the rollout's next opening.</summary>
+    private UpdateCheckAnswer Deferred(
+        string model, FirmwareVersion running, CatalogRollout rollout, string deviceId, Deferral deferral, DateTimeOffset now, string outcome)
+    {
+        metrics.Checked(model, outcome);
+        var next = deferral.NextCheckSeconds(rollout.Rollout.Name, deviceId, now, interval.Next());
+        return new UpdateCheckAnswer(false, running.ToString(), running.ToString(), null, null, null, null, null, null, null, false, next);
     }
 
     /// <summary>Rare (once per update): the check-in confirms an update or reveals a rollback. Done in a

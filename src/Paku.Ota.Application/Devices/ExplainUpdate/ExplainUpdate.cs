@@ -2,6 +2,7 @@ using FluentValidation;
 using Mediator;
 using Paku.Ota.Application.Catalog;
 using Paku.Ota.Application.Common;
+using Paku.Ota.Application.Rollouts;
 using Paku.Ota.Domain.Rollouts;
 using Paku.Ota.Domain.Updates;
 using Paku.Ota.Domain.Versions;
@@ -21,7 +22,15 @@ public sealed record UpdateExplanation(
     OfferPreview? WouldOffer,
     string Summary,
     IReadOnlyList<RolloutVerdict> Rollouts,
-    long CatalogGeneration);
+    long CatalogGeneration)
+{
+    /// <summary>When the chosen rollout may not offer its release now (outside its windows, or paced): why, and when it may.</summary>
+    public OfferHoldView? Hold { get; init; }
+}
+
+/// <param name="Reason">outside_window or paced.</param>
+/// <param name="NextOpening">When asking again can succeed: the next window opening or pacing minute; null when not foreseeable.</param>
+public sealed record OfferHoldView(string Rollout, string Reason, string Sentence, DateTimeOffset? NextOpening);
 
 public sealed record OfferPreview(string Rollout, string Version, string TargetType, bool IsRollback);
 
@@ -57,7 +66,8 @@ public sealed class ExplainUpdateValidator : AbstractValidator<ExplainUpdate>
     public ExplainUpdateValidator() => RuleFor(q => q.DeviceId).DeviceIdField("device_id");
 }
 
-public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog catalog) : IQueryHandler<ExplainUpdate, Result<UpdateExplanation>>
+public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog catalog, IPaceLedger paces, TimeProvider time)
+    : IQueryHandler<ExplainUpdate, Result<UpdateExplanation>>
 {
     public async ValueTask<Result<UpdateExplanation>> Handle(ExplainUpdate query, CancellationToken cancellationToken)
     {
@@ -101,7 +111,51 @@ public sealed class ExplainUpdateHandler(IDeviceAdminStore devices, ICatalog cat
         var offer = explanation.Chosen is { } chosen
             ? new OfferPreview(chosen.Rollout.Name, snapshot.RolloutOf(chosen).Release.Version.ToString(), chosen.Rollout.TargetType.ToWire(), chosen.Rollout.Version < running)
             : null;
+        if (explanation.Chosen is { } held && await HoldAsync(device, snapshot.RolloutOf(held), cancellationToken) is { } hold)
+        {
+            // the same gate as the check: the rollout would offer, but not now
+            var index = verdicts.FindIndex(v => v.Rollout == hold.Rollout);
+            verdicts[index] = verdicts[index] with { Verdict = hold.Reason, Reason = $"{verdicts[index].Reason}, but {hold.Sentence}" };
+            return new UpdateExplanation(device, null, $"no update now: rollout {hold.Rollout} is {hold.Sentence}", verdicts, snapshot.Generation)
+            {
+                Hold = hold,
+            };
+        }
+
         return new UpdateExplanation(device, offer, explanation.Summary, verdicts, snapshot.Generation);
+    }
+
+    private async Task<OfferHoldView?> HoldAsync(DeviceView device, CatalogRollout chosen, CancellationToken cancellationToken)
+    {
+        var rollout = chosen.Rollout;
+        var underway = device.Update is { } update && UpdateStatuses.TryParse(update.Status, out var status)
+            ? new UpdateAttempt(update.TargetVersion, update.FromVersion, status, update.Progress)
+            : null;
+        if (OfferGate.IsUnderway(underway, rollout))
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        if (OfferGate.OutsideWindow(rollout, now) is { } closed)
+        {
+            return new OfferHoldView(rollout.Name, "outside_window", closed.Reason, closed.OpensAt);
+        }
+
+        if (rollout.Pace.IsNone)
+        {
+            return null;
+        }
+
+        // a device already offered this release was admitted then; only a first offer spends the pace
+        var last = await devices.LastOfferAsync(device.DeviceId, cancellationToken);
+        if (last is not null && last.Rollout == rollout.Name && last.Version == chosen.Release.Version.ToString())
+        {
+            return null;
+        }
+
+        var decision = rollout.Pace.Decide(await paces.ReadUsageAsync(chosen.Id, cancellationToken), now);
+        return decision.Admitted ? null : new OfferHoldView(rollout.Name, "paced", decision.Reason, decision.RetryFrom);
     }
 
     private static DevicePhaseView? PhaseOf(Rollout rollout, string deviceId, IReadOnlyCollection<string> groups)

@@ -21,10 +21,17 @@ public sealed record ChangeRollout(
     string Actor,
     IReadOnlyList<PhaseInput?>? Phases = null) : ICommand<Result<RolloutView>>
 {
-    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold, attempt_deadline, phases";
+    public const string Fields = "rollout_percentage, is_active, target_filter, failure_threshold, attempt_deadline, phases, windows, pace";
+
+    /// <summary>Replaces the windows as a whole; an empty list removes them.</summary>
+    public IReadOnlyList<WindowInput>? Windows { get; init; }
+
+    /// <summary>Replaces the pace as a whole; an empty one removes pacing.</summary>
+    public PaceInput? Pace { get; init; }
 
     public bool ChangesNothing =>
-        RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null && AttemptDeadline is null && Phases is null;
+        RolloutPercentage is null && IsActive is null && TargetFilter is null && FailureThreshold is null && AttemptDeadline is null && Phases is null
+        && Windows is null && Pace is null;
 }
 
 public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries, TimeProvider time)
@@ -101,6 +108,16 @@ public sealed class ChangeRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             if (command.AttemptDeadline is { } deadline)
             {
                 rollout.ChangeDeadline(deadline.Over(rollout.Deadline));
+            }
+
+            if (command.Windows is { } windows)
+            {
+                rollout.ChangeWindows(WindowInput.ToSchedule(windows).Schedule!);
+            }
+
+            if (command.Pace is { } pace)
+            {
+                rollout.ChangePace(pace.ToPace());
             }
 
             switch (command.IsActive)

@@ -46,6 +46,16 @@ public sealed class ChangeRolloutValidator : AbstractValidator<ChangeRollout>
                 // as for the threshold: the defaults stand in for the parts not sent
                 context.AddFailures(deadline.Validate(AttemptDeadline.Default));
             }
+
+            if (command.Windows is { } windows)
+            {
+                context.AddFailures(WindowInput.ToSchedule(windows).Errors);
+            }
+
+            if (command.Pace is { } pace)
+            {
+                context.AddFailures(pace.Validate());
+            }
         });
     }
 }

@@ -30,6 +30,12 @@ public sealed record CreateRollout(
 
     /// <summary>The percentage the rollout starts at: as sent, else the plan's first phase's, else 100.</summary>
     public static int StartPercentage(int? sent, RolloutPlan? plan) => sent ?? plan?.PercentageAt(0) ?? DefaultPercentage;
+
+    /// <summary>Maintenance windows; none (the default) lets the rollout start attempts at any time.</summary>
+    public IReadOnlyList<WindowInput>? Windows { get; init; }
+
+    /// <summary>How fast it may start attempts; none (the default) is unpaced.</summary>
+    public PaceInput? Pace { get; init; }
 }
 
 public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries queries, TimeProvider time)
@@ -66,7 +72,9 @@ public sealed class CreateRolloutHandler(IRolloutStore rollouts, IRolloutQueries
             threshold,
             command.AttemptDeadline?.Over(AttemptDeadline.Default),
             plan,
-            time.GetUtcNow());
+            time.GetUtcNow(),
+            windows: command.Windows is { } windows ? WindowInput.ToSchedule(windows).Schedule : null,
+            pace: command.Pace?.ToPace());
         if (!creation.Succeeded)
         {
             return RolloutRules.ToError(creation.Errors);

@@ -70,6 +70,16 @@ public sealed class CreateRolloutValidator : AbstractValidator<CreateRollout>
             {
                 context.AddFailures(deadline.Validate(AttemptDeadline.Default));
             }
+
+            if (command.Windows is { } windows)
+            {
+                context.AddFailures(WindowInput.ToSchedule(windows).Errors);
+            }
+
+            if (command.Pace is { } pace)
+            {
+                context.AddFailures(pace.Validate());
+            }
         });
     }
 }
