@@ -298,7 +298,9 @@ public sealed class ConsoleBrowserTests
         var page = await ConsoleBrowser.NewPageAsync(_browser, _server);
         await page.GotoAsync("/console/sign-in");
 
-        // the key field has focus on arrival; typing and Enter signs in
+        // the key field has focus on arrival (waited for: on a busy machine typing could start before the
+        // browser applied autofocus, and the key then went nowhere); typing and Enter signs in
+        await Expect(page.Locator("#key")).ToBeFocusedAsync();
         await page.Keyboard.TypeAsync(ApiFactory.WriteKey);
         await page.Keyboard.PressAsync("Enter");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/console$"));
