@@ -33,6 +33,7 @@ public static class DeviceAuthentication
             new ChainRules(options.Intermediates.Enabled, options.Intermediates.MaxDepth),
             options.Crl.Path, TimeSpan.FromSeconds(options.Crl.ReloadSeconds),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FleetTrust>>()));
+        builder.Services.AddSingleton<CertificateVerdicts>();
         builder.AddScheme<AuthenticationSchemeOptions, DeviceCertificateHandler>(CertificateAuthenticationDefaults.AuthenticationScheme, null);
         return builder;
     }
@@ -90,12 +91,14 @@ public static class DeviceAuthentication
 
 /// <summary>Judges the client certificate (from the TLS handshake, or forwarded by a trusted proxy) against the
 /// fleet CA with <see cref="FleetTrust"/>: chain, intermediates the device presented, CRL; then reads the device id
-/// from its one CN. A verdict is kept for the connection (one certificate per TLS connection) until the CRL changes
-/// or a minute passes. A certificate that cannot even be read (a validity date in month 13, a broken extension) is
+/// from its one CN. A verdict is kept for the connection (one certificate per TLS connection), and for the same
+/// certificate with the same presented chain on any connection (<see cref="CertificateVerdicts"/>: a device that
+/// opens a new connection per request does not cost a chain build each time), until the CRL changes or a minute
+/// passes. A certificate that cannot even be read (a validity date in month 13, a broken extension) is
 /// a refused certificate with the reason, not a server error.</summary>
 public sealed class DeviceCertificateHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, System.Text.Encodings.Web.UrlEncoder encoder,
-    FleetTrust trust, TimeProvider time)
+    FleetTrust trust, CertificateVerdicts verdicts, TimeProvider time)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     private const string VerdictItem = "paku.device-certificate.verdict";
@@ -126,7 +129,9 @@ public sealed class DeviceCertificateHandler(
         }
 
         var generation = trust.Generation;
-        var result = Judge(certificate);
+        var presented = PresentedChain.Of(Context);
+        var judgement = verdicts.Get(certificate, presented, generation, now) ?? verdicts.Keep(certificate, presented, generation, now, Judge(certificate, presented));
+        var result = judgement.ToResult(Scheme.Name);
         if (items is not null)
         {
             lock (items)
@@ -138,12 +143,12 @@ public sealed class DeviceCertificateHandler(
         return result;
     }
 
-    private AuthenticateResult Judge(X509Certificate2 certificate)
+    private Judgement Judge(X509Certificate2 certificate, IReadOnlyCollection<X509Certificate2> presented)
     {
         string? refusal;
         try
         {
-            refusal = trust.Refusal(certificate, PresentedChain.Of(Context));
+            refusal = trust.Refusal(certificate, presented);
         }
         catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or FormatException or ArgumentException)
         {
@@ -152,19 +157,14 @@ public sealed class DeviceCertificateHandler(
 
         if (refusal is not null)
         {
-            return AuthenticateResult.Fail(new DeviceCertificateRefused(refusal));
+            return new Judgement(null, refusal);
         }
 
         var names = DeviceAuthentication.CommonNamesOf(certificate);
-        if (names.Count != 1 || string.IsNullOrEmpty(names[0]))
-        {
-            return AuthenticateResult.Fail(new DeviceCertificateRefused(
-                $"the client certificate ('{certificate.Subject}') is issued by the fleet CA but has {(names.Count > 1 ? "more than one common name (CN)" : "no common name (CN)")}; its one CN must be the device id"));
-        }
-
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(
-            [new Claim(DeviceAuthentication.DeviceIdClaim, names[0]), new Claim(ClaimTypes.Name, names[0])], Scheme.Name));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+        return names.Count != 1 || string.IsNullOrEmpty(names[0])
+            ? new Judgement(null,
+                $"the client certificate ('{certificate.Subject}') is issued by the fleet CA but has {(names.Count > 1 ? "more than one common name (CN)" : "no common name (CN)")}; its one CN must be the device id")
+            : new Judgement(names[0], null);
     }
 
     private sealed record Verdict(X509Certificate2 Certificate, int Generation, DateTimeOffset Until, AuthenticateResult Result);
