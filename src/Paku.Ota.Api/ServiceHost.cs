@@ -48,7 +48,6 @@ public static class ServiceHost
             .WithMetrics(metrics => metrics
                 .AddMeter(OtaMetrics.MeterName)
                 .AddMeter("Npgsql")
-                .AddMeter("Microsoft.AspNetCore.RateLimiting")
                 .AddAspNetCoreInstrumentation()
                 .AddPrometheusExporter());
 
@@ -62,13 +61,13 @@ public static class ServiceHost
                 .GetAwaiter().GetResult();
         }
 
+        app.UseMiddleware<DeviceAdmissionMiddleware>(); // first after routing: shedding the excess must cost little
         app.UseMiddleware<AdminAuditMiddleware>();
         app.UseMiddleware<HeadResponseMiddleware>();
         app.UseMiddleware<RequestLimitsMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<Listeners.FaceMiddleware>();
-        app.UseRateLimiter(); // device admission: shed before the certificate is judged, the cheapest point after routing
         app.UseMiddleware<ForwardedClientCertificateMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
