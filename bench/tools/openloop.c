@@ -8,6 +8,9 @@
  * An arrival takes an idle keep-alive connection of its thread, or opens one (at most connections / threads per
  * thread), or waits in the thread's FIFO backlog. Latency runs from the arrival's *scheduled* time, so time spent
  * waiting in the client (a late loop turn, the backlog, a connect) is counted, not hidden.
+ * Loop turns: a thread whose arrivals are at most 100 us apart sleeps a tick (100 us) at a time and then polls its
+ * sockets, rather than waking for every arrival and every answer; this adds up to a tick to the latencies it
+ * measures and about halves its own CPU use. A slower thread sleeps in epoll until its next arrival or event.
  * With --honour-retry-after the fleet behaves like devices that honour Retry-After: after a 429 or 503 for device
  * i, arrivals for i are not sent until Retry-After seconds (1 s when absent) have passed; such a device also waits
  * for its answer, so an arrival for a device whose request is still waiting or in flight is not sent either.
@@ -54,6 +57,7 @@
 #define READ_BUF_SIZE 65536
 #define MAX_EVENTS 1024
 #define MAX_WAIT_NS (100 * NS_PER_MS)
+#define TICK_NS 100000ULL /* a thread whose arrivals are at most this far apart turns its loop once a tick */
 #define DEFAULT_RETRY_AFTER_S 1
 
 /* ---- options ---- */
@@ -409,6 +413,7 @@ struct worker {
     int inflight_head, inflight_tail;
     struct arrival *backlog;
     size_t backlog_cap, backlog_head, backlog_len, backlog_max;
+    bool ticking;
     uint64_t rng;
     uint64_t issued;
     uint32_t owned_devices;
@@ -712,6 +717,11 @@ static void wait_for_events(struct worker *w, uint64_t now, uint64_t wake_ns)
 {
     uint64_t wait_ns = wake_ns > now ? wake_ns - now : 0;
     if (wait_ns > MAX_WAIT_NS) wait_ns = MAX_WAIT_NS;
+    if (wait_ns > 0 && w->ticking) {
+        struct timespec tick = {.tv_nsec = (long)TICK_NS};
+        nanosleep(&tick, NULL);
+        wait_ns = 0;
+    }
     struct timespec timeout = {.tv_sec = (time_t)(wait_ns / NS_PER_S), .tv_nsec = (long)(wait_ns % NS_PER_S)};
     struct epoll_event events[MAX_EVENTS];
     int n = epoll_pwait2(w->epfd, events, MAX_EVENTS, &timeout, NULL);
@@ -778,6 +788,7 @@ static void init_worker(struct worker *w, int id)
     w->inflight_head = w->inflight_tail = -1;
     w->backlog_cap = BACKLOG_LIMIT / (size_t)opt.threads;
     w->backlog = xcalloc(w->backlog_cap, sizeof *w->backlog);
+    w->ticking = opt.threads * (double)NS_PER_S / opt.rate <= TICK_NS;
     w->rng = opt.seed * 0x100000001B3ULL + (uint64_t)id;
     w->owned_devices = (opt.fleet - (uint32_t)id + (uint32_t)opt.threads - 1) / (uint32_t)opt.threads;
 }
