@@ -68,8 +68,30 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4096); time.sleep(3600)' "$silent_port" &
 pids+=($!)
+# answers every request with a chunked 503 (chunk extensions, a 300-byte header, a trailer, Retry-After: 1),
+# written a few bytes at a time, so that the client's parser sees every line and chunk split across reads
+dribble_port=$(free_port $((silent_port + 1)))
+python3 -c 'import asyncio, sys
+ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\nX-Long: " + b"z" * 300 + b"\r\nretry-after: 1\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1a\r\n" + b"b" * 26 + b"\r\n0\r\nX-Trailer: t\r\n\r\n")
+async def serve(reader, writer):
+    while True:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        for i in range(0, len(ANSWER), 7):
+            writer.write(ANSWER[i:i + 7])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+asyncio.run(main())' "$dribble_port" &
+pids+=($!)
 wait_for_port "$nginx_port"
 wait_for_port "$silent_port"
+wait_for_port "$dribble_port"
 
 # run NAME ARGS...: runs openloop; its result line goes to $tmp/NAME.out, its summary to $tmp/NAME.err
 run() {
@@ -120,6 +142,14 @@ check "s2xx = sent and no read errors" \
   test "$(field chunked s2xx)" -eq "$(field chunked sent)" -a "$(field chunked read_errors)" -eq 0
 check "connections stay open: $(field chunked connections_opened) opened <= 16" \
   test "$(field chunked connections_opened)" -le 16
+
+echo "3b. answers written a few bytes at a time (chunked 503 with extensions, trailer, Retry-After: 1): 50 req/s for 2 s"
+run dribble --port "$dribble_port" --path '/x?device={id}' --fleet 10 --rate 50 --duration 2 --connections 16 \
+  --honour-retry-after
+check "invariants hold" invariants dribble
+check "s503 = sent = $(field dribble sent) > 0, no read errors" \
+  test "$(field dribble s503)" -eq "$(field dribble sent)" -a "$(field dribble sent)" -gt 0 -a "$(field dribble read_errors)" -eq 0
+check "Retry-After: 1 honoured: sent $(field dribble sent) <= 2 s x 10 devices + 10" test "$(field dribble sent)" -le 30
 
 echo "4. a server that never answers: 200 req/s for 2 s, --timeout-ms 1000, 64 connections"
 began=$(date +%s%N)

@@ -2,12 +2,13 @@
  * openloop: an open-loop (constant arrival rate) HTTP/1.1 load generator.
  *
  * Model. Arrivals are scheduled at a fixed rate from a monotonic clock, whatever the server does: arrival k of
- * thread t of T is due at (k*T + t + 1) / rate seconds after the start, and every loop turn issues all arrivals that
+ * thread t of T is due at (k*T + t) / rate seconds after the start, and every loop turn issues all arrivals that
  * are due, so a late turn catches up instead of lowering the rate (no coordinated omission). Each arrival picks a
  * device uniformly at random; thread t owns the devices whose index % T == t, so back-off state is never shared.
  * An arrival takes an idle keep-alive connection of its thread, or opens one (at most connections / threads per
- * thread), or waits in the thread's FIFO backlog. Latency runs from the arrival's *scheduled* time, so time spent
- * waiting in the client (a late loop turn, the backlog, a connect) is counted, not hidden.
+ * thread), or waits in the thread's FIFO backlog (1,000,000 arrivals over all threads). Latency runs from the
+ * arrival's *scheduled* time, so time spent waiting in the client (a late loop turn, the backlog, a connect) is
+ * counted, not hidden.
  * Loop turns: a thread whose arrivals are at most 100 us apart sleeps a tick (100 us) at a time and then polls its
  * sockets, rather than waking for every arrival and every answer; this adds up to a tick to the latencies it
  * measures and about halves its own CPU use. A slower thread sleeps in epoll until its next arrival or event.
@@ -26,6 +27,8 @@
  *   timeouts        no whole response within --timeout-ms of being sent, or none when the run ended
  *   connect_errors  the connection for it could not be opened
  *   read_errors     reset, EOF, send failure or unparseable data mid-request
+ * rate= in the result line is the offered rate; the summary on stderr also gives achieved_send_rate, sent divided
+ * by the window or, if the last counted arrival was sent after the window, by the time until then.
  * backlog_max is the sum over threads of each backlog's longest length; connections_opened counts all
  * connections opened (warm-up included).
  */
@@ -913,7 +916,8 @@ static double cpu_seconds(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    double user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    return user + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void report(const struct totals *t, double cpu_s)
