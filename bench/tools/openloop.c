@@ -516,21 +516,22 @@ static void device_answered(uint32_t device, uint64_t backoff_until)
 
 static void record_response(struct worker *w, const struct arrival *a, const struct response *r, uint64_t now)
 {
-    bool shed = r->status == 429 || r->status == 503;
+    bool ok = r->status >= 200 && r->status < 300, shed = r->status == 429 || r->status == 503;
     int retry_after_s = r->retry_after_s >= 0 ? r->retry_after_s : DEFAULT_RETRY_AFTER_S;
     device_answered(a->device, shed ? now + (uint64_t)retry_after_s * NS_PER_S : now);
     if (!a->counted) return;
     w->c.completed++;
-    if (r->status >= 200 && r->status < 300) w->c.s2xx++;
+    if (ok) w->c.s2xx++;
     else if (r->status == 429) w->c.s429++;
     else if (r->status == 503) w->c.s503++;
     else w->c.sother++;
-    if (r->status >= 200 && r->status < 300) hist_record(&w->ok, now - a->sched_ns);
-    else if (shed) hist_record(&w->shed, now - a->sched_ns);
+    if (ok || shed) hist_record(ok ? &w->ok : &w->shed, now - a->sched_ns);
 }
 
-static void count_failure(struct worker *w, enum outcome outcome)
+static void record_failure(struct worker *w, const struct arrival *a, enum outcome outcome, uint64_t now)
 {
+    device_answered(a->device, now);
+    if (!a->counted) return;
     if (outcome == OUT_TIMEOUT) w->c.timeouts++;
     else if (outcome == OUT_CONNECT_ERROR) w->c.connect_errors++;
     else w->c.read_errors++;
@@ -542,8 +543,7 @@ static void finish_request(struct worker *w, struct conn *c, enum outcome outcom
     inflight_remove(w, c);
     if (c->arrival.counted) w->outstanding_counted--;
     if (outcome == OUT_RESPONSE) record_response(w, &c->arrival, &c->response, now);
-    else device_answered(c->arrival.device, now);
-    if (outcome != OUT_RESPONSE && c->arrival.counted) count_failure(w, outcome);
+    else record_failure(w, &c->arrival, outcome, now);
     if (outcome == OUT_RESPONSE && !c->response.close) idle_push(w, c);
     else close_conn(w, c);
 }
