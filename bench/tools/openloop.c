@@ -29,8 +29,8 @@
  *   read_errors     reset, EOF, send failure or unparseable data mid-request
  * rate= in the result line is the offered rate; the summary on stderr also gives achieved_send_rate, sent divided
  * by the window or, if the last counted arrival was sent after the window, by the time until then.
- * backlog_max is the sum over threads of each backlog's longest length; connections_opened counts all
- * connections opened (warm-up included).
+ * backlog_max is the sum over threads of each backlog's longest length; connections_opened counts all connects
+ * begun (warm-up included; one refused after it began also counts as a connect error).
  */
 #define _GNU_SOURCE
 #include <errno.h>
