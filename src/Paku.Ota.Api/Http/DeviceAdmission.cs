@@ -31,30 +31,18 @@ public sealed class AdmissionOptions
     /// the calls that are served, since past capacity the queue does not shrink by itself.</summary>
     public int OverloadQueueMilliseconds { get; set; } = 10;
 
-    /// <summary>The shortest Retry-After of a shed call: it is told to retry after this many seconds to twice as many,
-    /// chosen at random, so that the devices shed in one burst do not all come back in the next; later still when
-    /// those seconds already have their share of retries (<see cref="RetryShare"/>).</summary>
+    /// <summary>A shed call is told to retry after this many seconds to twice as many, chosen at random, so that the
+    /// devices shed in one burst do not all come back in the next.</summary>
     public int RetryAfterSeconds { get; set; } = 5;
-
-    /// <summary>The longest Retry-After, however many calls are shed.</summary>
-    public int MaxRetryAfterSeconds { get; set; } = 120;
-
-    /// <summary>Retries booked for any one second, as a share of the calls admitted in the last second (and of
-    /// <see cref="MaxConcurrent"/> at least). A shed call costs the service about a quarter of a served check
-    /// (bench/RESULTS.md, "Overload"), so the retries of a shed fleet are spread out until they would take about
-    /// this share of the service; past it, a shed call is told to come back later.</summary>
-    public double RetryShare { get; set; } = 0.25;
 
     public void Validate()
     {
         if (MaxConcurrent < 0 || QueueLimit < 0 || MaxQueueMilliseconds < 1 || OverloadQueueMilliseconds < 1
-            || OverloadQueueMilliseconds > MaxQueueMilliseconds || RetryAfterSeconds < 1
-            || MaxRetryAfterSeconds < 2 * RetryAfterSeconds || MaxRetryAfterSeconds > 86_400 || !(RetryShare is > 0 and <= 1))
+            || OverloadQueueMilliseconds > MaxQueueMilliseconds || RetryAfterSeconds is < 1 or > 3600)
         {
             throw new InvalidOperationException(
                 "Ota:Admission needs MaxConcurrent >= 0 (0 turns admission off), QueueLimit >= 0, " +
-                "1 <= OverloadQueueMilliseconds <= MaxQueueMilliseconds, RetryAfterSeconds >= 1, " +
-                "2 x RetryAfterSeconds <= MaxRetryAfterSeconds <= 86400, and 0 < RetryShare <= 1.");
+                "1 <= OverloadQueueMilliseconds <= MaxQueueMilliseconds, and 1 <= RetryAfterSeconds <= 3600.");
         }
     }
 }
@@ -96,9 +84,6 @@ public sealed class AdmissionQueue
     private int _count;
     private int _inProgress;
     private long _lastEmpty;
-    private long _second;
-    private int _admittedThisSecond;
-    private int _admittedLastSecond;
 
     public AdmissionQueue(int maxConcurrent, int queueLimit, long burstWaitMilliseconds, long overloadWaitMilliseconds)
     {
@@ -140,7 +125,6 @@ public sealed class AdmissionQueue
             {
                 _inProgress++;
                 _lastEmpty = now;
-                CountAdmission(now);
                 return AdmissionVerdict.Admitted;
             }
 
@@ -174,7 +158,6 @@ public sealed class AdmissionQueue
                 var next = lifo ? PopNewest() : PopOldest();
                 if (next.TryComplete(AdmissionVerdict.Admitted))
                 {
-                    CountAdmission(now);
                     NoteIfEmpty(now);
                     return; // the turn passes on: in progress stays the same
                 }
@@ -196,34 +179,7 @@ public sealed class AdmissionQueue
         }
     }
 
-    /// <summary>Calls admitted in the last whole second: the service's recent throughput.</summary>
-    public int AdmittedLastSecond(long now)
-    {
-        lock (_lock)
-        {
-            RollSecond(now);
-            return _admittedLastSecond;
-        }
-    }
-
     private bool Overloaded(long now) => _count > 0 && now - _lastEmpty > _burstWait;
-
-    private void CountAdmission(long now)
-    {
-        RollSecond(now);
-        _admittedThisSecond++;
-    }
-
-    private void RollSecond(long now)
-    {
-        var second = now / 1000;
-        if (second != _second)
-        {
-            _admittedLastSecond = second == _second + 1 ? _admittedThisSecond : 0;
-            _admittedThisSecond = 0;
-            _second = second;
-        }
-    }
 
     private void ShedExpired(long now)
     {
@@ -294,55 +250,6 @@ public sealed class AdmissionQueue
     }
 }
 
-/// <summary>The seconds ahead in which shed calls were told to retry, so that a shed fleet comes back spread out:
-/// a shed call is booked into the first second, from a random start between the shortest Retry-After and twice
-/// that, that has fewer than the allowed retries booked (at most the longest). Below overload the bookings never
-/// fill a second and Retry-After stays within [shortest, 2 x shortest]; past it, however many devices are shed,
-/// their retries arrive at no more than the allowed rate, and the rest are told to wait longer. Time is a parameter
-/// (whole seconds of a monotonic clock).</summary>
-public sealed class RetryCalendar
-{
-    private readonly object _lock = new();
-    private readonly long[] _second;
-    private readonly int[] _booked;
-    private readonly int _longest;
-
-    public RetryCalendar(int longestSeconds)
-    {
-        _longest = longestSeconds;
-        _second = new long[longestSeconds + 1];
-        _booked = new int[longestSeconds + 1];
-        Array.Fill(_second, -1);
-    }
-
-    /// <summary>Books a retry and returns its Retry-After in seconds: the first second from <paramref name="start"/>
-    /// on with fewer than <paramref name="perSecond"/> retries booked; the longest when every one is full.</summary>
-    public int Book(long now, int start, int perSecond)
-    {
-        lock (_lock)
-        {
-            for (var after = Math.Min(start, _longest); after <= _longest; after++)
-            {
-                var at = now + after;
-                var slot = (int)(at % _second.Length);
-                if (_second[slot] != at)
-                {
-                    _second[slot] = at;
-                    _booked[slot] = 0;
-                }
-
-                if (_booked[slot] < perSecond)
-                {
-                    _booked[slot]++;
-                    return after;
-                }
-            }
-
-            return _longest;
-        }
-    }
-}
-
 /// <summary>Admission control for the short device calls (check and status report), the first thing the
 /// pipeline does for them after routing: an admitted call goes on, a shed one is answered 503 + Retry-After with
 /// a problem+json written from bytes prepared at start, before authentication, the handler or any
@@ -388,7 +295,6 @@ public sealed class DeviceAdmissionGate : IDisposable
 {
     private readonly AdmissionOptions _options;
     private readonly AdmissionQueue? _queue;
-    private readonly RetryCalendar _retries;
     private readonly Timer? _clock;
     private readonly Counter<long> _calls;
     private readonly Dictionary<AdmissionVerdict, byte[][]> _bodies = [];
@@ -399,8 +305,7 @@ public sealed class DeviceAdmissionGate : IDisposable
     public DeviceAdmissionGate(AdmissionOptions options, IMeterFactory meters)
     {
         _options = options;
-        _retries = new RetryCalendar(options.MaxRetryAfterSeconds);
-        _seconds = Enumerable.Range(0, options.MaxRetryAfterSeconds + 1).Select(n => n.ToString(CultureInfo.InvariantCulture)).ToArray();
+        _seconds = Enumerable.Range(0, (2 * options.RetryAfterSeconds) + 1).Select(n => n.ToString(CultureInfo.InvariantCulture)).ToArray();
         var meter = meters.Create(OtaMetrics.MeterName);
         _calls = meter.CreateCounter<long>("ota.admission.calls",
             description: "Device checks and status reports by admission result (admitted, shed_queue_full, shed_waited, abandoned).");
@@ -418,7 +323,7 @@ public sealed class DeviceAdmissionGate : IDisposable
         _clock = new Timer(_ => Tick(), null, Timeout.Infinite, Timeout.Infinite);
         foreach (var verdict in new[] { AdmissionVerdict.QueueFull, AdmissionVerdict.Waited })
         {
-            _bodies[verdict] = Enumerable.Range(0, options.MaxRetryAfterSeconds + 1)
+            _bodies[verdict] = Enumerable.Range(0, (2 * options.RetryAfterSeconds) + 1)
                 .Select(seconds => seconds < options.RetryAfterSeconds ? [] : Encoding.UTF8.GetBytes(ShedBody(verdict, seconds)))
                 .ToArray();
         }
@@ -445,13 +350,11 @@ public sealed class DeviceAdmissionGate : IDisposable
 
     public void Leave() => _queue!.Leave(Now());
 
-    /// <summary>503 + Retry-After booked in the <see cref="RetryCalendar"/> (RetryAfterSeconds to twice that at random,
-    /// later when those seconds have their share of retries) and a problem+json that says why.</summary>
+    /// <summary>503 + Retry-After (RetryAfterSeconds to twice that at random, so that devices shed together do not
+    /// come back together) and a problem+json that says why.</summary>
     public Task ShedAsync(HttpContext context, AdmissionVerdict verdict)
     {
-        var now = Now();
-        var perSecond = Math.Max(1, (int)(Math.Max(_queue!.AdmittedLastSecond(now), _options.MaxConcurrent) * _options.RetryShare));
-        var retryAfter = _retries.Book(now / 1000, Random.Shared.Next(_options.RetryAfterSeconds, (2 * _options.RetryAfterSeconds) + 1), perSecond);
+        var retryAfter = Random.Shared.Next(_options.RetryAfterSeconds, (2 * _options.RetryAfterSeconds) + 1);
         var body = _bodies[verdict][retryAfter];
         var response = context.Response;
         response.StatusCode = StatusCodes.Status503ServiceUnavailable;

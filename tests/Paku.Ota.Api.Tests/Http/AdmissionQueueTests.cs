@@ -167,60 +167,6 @@ public sealed class AdmissionQueueTests
         Assert.That((queue.InProgress, queue.Queued), Is.EqualTo((0, 0)), "every turn returned, nobody left waiting");
     }
 
-    [Test]
-    public void The_calls_admitted_in_the_last_whole_second_are_the_recent_throughput()
-    {
-        var queue = new AdmissionQueue(maxConcurrent: 1, queueLimit: 10, Burst, Overload);
-        queue.Arrive(1_000, out _);
-        queue.Arrive(1_100, out var waiter);
-        queue.Leave(1_200); // the turn passes: a second admission in second 1
-        queue.Leave(1_600);
-
-        Assert.That(queue.AdmittedLastSecond(1_900), Is.Zero, "second 1 is not over");
-        Assert.That(queue.AdmittedLastSecond(2_000), Is.EqualTo(2));
-        Assert.That(queue.AdmittedLastSecond(3_000), Is.Zero, "nothing admitted in second 2");
-        Assert.That(waiter!.Verdict.Result, Is.EqualTo(AdmissionVerdict.Admitted));
-    }
-
-    [Test]
-    public void Retries_keep_the_random_spread_below_the_allowance_and_are_spread_later_past_it()
-    {
-        var calendar = new RetryCalendar(longestSeconds: 20);
-
-        Assert.That(calendar.Book(now: 100, start: 7, perSecond: 2), Is.EqualTo(7));
-        Assert.That(calendar.Book(100, 7, 2), Is.EqualTo(7), "second 107 holds two");
-        Assert.That(calendar.Book(100, 7, 2), Is.EqualTo(8), "107 is full: the next second");
-        Assert.That(calendar.Book(101, 6, 2), Is.EqualTo(7), "second 108 has room for one more");
-        Assert.That(calendar.Book(101, 6, 2), Is.EqualTo(8), "107 and 108 full: 109 is 8 s after 101");
-        Assert.That(calendar.Book(100, 12, 2), Is.EqualTo(12), "a later random start is kept as it is");
-    }
-
-    [Test]
-    public void However_many_are_shed_no_second_gets_more_retries_than_allowed_and_none_waits_past_the_longest()
-    {
-        var calendar = new RetryCalendar(longestSeconds: 60);
-        var random = new Random(7);
-        var retriesAt = new Dictionary<long, int>();
-        var longest = 0;
-
-        for (var now = 0L; now < 30; now++)
-        {
-            for (var shed = 0; shed < 400; shed++) // 400 shed a second, 50 retries a second allowed
-            {
-                var after = calendar.Book(now, random.Next(5, 11), perSecond: 50);
-                longest = Math.Max(longest, after);
-                if (after < 60)
-                {
-                    retriesAt[now + after] = retriesAt.GetValueOrDefault(now + after) + 1;
-                }
-            }
-        }
-
-        Assert.That(retriesAt.Values.Max(), Is.EqualTo(50), "every second filled to the allowance, none past it");
-        Assert.That(longest, Is.EqualTo(60), "when every second ahead is full, the longest Retry-After");
-        Assert.That(retriesAt.Keys.Min(), Is.EqualTo(5));
-    }
-
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;

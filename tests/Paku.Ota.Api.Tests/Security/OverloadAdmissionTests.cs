@@ -12,9 +12,9 @@ namespace Paku.Ota.Api.Tests.Security;
 /// once: the queue is full), once with a queue and a tiny queueing target (shed when it has waited that long;
 /// without the target it would wait behind the lock until the client gave up).</summary>
 [NonParallelizable]
-[TestFixture(0, 60_000, "Ota:Admission:QueueLimit")]
-[TestFixture(8, 150, "Ota:Admission:MaxQueueMilliseconds")]
-public sealed class OverloadAdmissionTests(int queueLimit, int maxQueueMilliseconds, string shedBy)
+[TestFixture(0, 60_000, "Ota:Admission:QueueLimit", "shed_queue_full")]
+[TestFixture(8, 150, "Ota:Admission:MaxQueueMilliseconds", "shed_waited")]
+public sealed class OverloadAdmissionTests(int queueLimit, int maxQueueMilliseconds, string shedBy, string shedResult)
 {
     private TestDatabase _db = null!;
     private RealServer _server = null!;
@@ -28,6 +28,7 @@ public sealed class OverloadAdmissionTests(int queueLimit, int maxQueueMilliseco
             ["Ota:Admission:MaxConcurrent"] = "1",
             ["Ota:Admission:QueueLimit"] = queueLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Ota:Admission:MaxQueueMilliseconds"] = maxQueueMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Ota:Admission:OverloadQueueMilliseconds"] = "10",
             ["Ota:Admission:RetryAfterSeconds"] = "7",
         });
     }
@@ -69,6 +70,7 @@ public sealed class OverloadAdmissionTests(int queueLimit, int maxQueueMilliseco
             new { device_id = "esp32_shed", firmware_version = "1.1.0", status = "downloading", progress_percent = 1 });
         var health = await admin.GetAsync("/health");
         var devices = await admin.GetAsync("/api/admin/devices");
+        var metrics = await admin.GetStringAsync("/metrics");
 
         await transaction.RollbackAsync();
         var admitted = await held;
@@ -87,6 +89,9 @@ public sealed class OverloadAdmissionTests(int queueLimit, int maxQueueMilliseco
         Assert.That(health.StatusCode, Is.EqualTo(HttpStatusCode.OK), "/health is outside admission");
         Assert.That(devices.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the admin API is outside admission");
         Assert.That(admitted.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the admitted check completes once the lock goes");
+        Assert.That(metrics, Does.Match($@"ota_admission_calls_total\{{[^}}]*result=""{shedResult}""[^}}]*\}} 2\b"),
+            "the check and the status report shed are counted by result");
+        Assert.That(metrics, Does.Match(@"ota_admission_in_progress\{[^}]*\} 1\b"), "the held check is in progress");
         Assert.That(await new FleetData(_db).ScalarAsync<long>("select count(*) from devices where device_id = 'esp32_shed'"), Is.Zero,
             "a shed call changes nothing");
     }
