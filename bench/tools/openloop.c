@@ -27,6 +27,9 @@
  *   timeouts        no whole response within --timeout-ms of being sent, or none when the run ended
  *   connect_errors  the connection for it could not be opened
  *   read_errors     reset, EOF, send failure or unparseable data mid-request
+ * Besides: ok_in_window and shed_in_window count the 2xx and 429/503 answers that *came back* in the window, whenever
+ * their arrivals were scheduled: divided by the window, the rates the server answered at (its goodput), which the
+ * per-arrival counts overstate when answers to the window's arrivals keep coming after it.
  * rate= in the result line is the offered rate; the summary on stderr also gives achieved_send_rate, sent divided
  * by the window or, if the last counted arrival was sent after the window, by the time until then.
  * backlog_max is the sum over threads of each backlog's longest length; connections_opened counts all connects
@@ -403,6 +406,7 @@ struct conn {
 struct counters {
     uint64_t scheduled, sent, suppressed, completed, s2xx, s429, s503, sother, timeouts, connect_errors,
         read_errors, client_dropped;
+    uint64_t ok_in_window, shed_in_window; /* answers that *arrived* in the window, whenever they were scheduled */
 };
 
 struct worker {
@@ -514,11 +518,22 @@ static void device_answered(uint32_t device, uint64_t backoff_until)
     if (opt.honour_retry_after) backoff_ns[device] = backoff_until;
 }
 
+/* Whether a moment (ns since the start) lies in the measured window [warmup, warmup + duration). */
+static bool in_window(uint64_t t)
+{
+    double s = (double)t / NS_PER_S;
+    return s >= opt.warmup_s && s < opt.warmup_s + opt.duration_s;
+}
+
 static void record_response(struct worker *w, const struct arrival *a, const struct response *r, uint64_t now)
 {
     bool ok = r->status >= 200 && r->status < 300, shed = r->status == 429 || r->status == 503;
     int retry_after_s = r->retry_after_s >= 0 ? r->retry_after_s : DEFAULT_RETRY_AFTER_S;
     device_answered(a->device, shed ? now + (uint64_t)retry_after_s * NS_PER_S : now);
+    if (in_window(now)) {
+        if (ok) w->c.ok_in_window++;
+        else if (shed) w->c.shed_in_window++;
+    }
     if (!a->counted) return;
     w->c.completed++;
     if (ok) w->c.s2xx++;
@@ -947,10 +962,10 @@ static void report(const struct totals *t, double cpu_s)
     printf("OPENLOOP_RESULT duration_s=%g rate=%g scheduled=%lu sent=%lu suppressed=%lu completed=%lu s2xx=%lu "
            "s429=%lu s503=%lu sother=%lu timeouts=%lu connect_errors=%lu read_errors=%lu client_dropped=%lu "
            "backlog_max=%lu connections_opened=%lu ok_p50_ms=%s ok_p90_ms=%s ok_p99_ms=%s ok_p999_ms=%s "
-           "ok_max_ms=%s shed_p50_ms=%s shed_p99_ms=%s cpu_s=%.2f\n",
+           "ok_max_ms=%s shed_p50_ms=%s shed_p99_ms=%s ok_in_window=%lu shed_in_window=%lu cpu_s=%.2f\n",
            opt.duration_s, opt.rate, c->scheduled, c->sent, c->suppressed, c->completed, c->s2xx, c->s429, c->s503,
            c->sother, c->timeouts, c->connect_errors, c->read_errors, c->client_dropped, t->backlog_max,
-           t->connections_opened, p50, p90, p99, p999, max, shed50, shed99, cpu_s);
+           t->connections_opened, p50, p90, p99, p999, max, shed50, shed99, c->ok_in_window, c->shed_in_window, cpu_s);
 }
 
 int main(int argc, char **argv)
