@@ -264,7 +264,8 @@ public sealed class WebhookDeliveryTests
         await CreateAsync(admin, new
         {
             name, firmware_version = "1.1.0", device_model = "esp32", target_type = "canary",
-            phases = new object[] { new { percentage = 10, min_confirmed = 1 }, new { percentage = 50 }, new { percentage = 100 } },
+            // phase 2 soaks an hour: it is left only by the manual advance, not by a sweep that comes first
+            phases = new object[] { new { percentage = 10, min_confirmed = 1 }, new { percentage = 50, min_soak_seconds = 3600 }, new { percentage = 100 } },
         });
         var first = Enumerable.Range(0, 500).Select(i => $"esp32_{i:D3}").First(d => Domain.Rollouts.PercentageBucket.Includes(name, d, 10));
 

@@ -207,7 +207,8 @@ public sealed class PhasedRolloutTests
     [Test]
     public async Task A_read_key_may_not_advance_or_hold_and_the_refusals_are_audited()
     {
-        await CreateAsync(new object[] { new { percentage = 10 }, new { percentage = 100 } });
+        // a gate no device meets, so that the health sweep (every 0.3 s here) cannot advance the phase itself
+        await CreateAsync(new object[] { new { percentage = 10, min_confirmed = 1 }, new { percentage = 100 } });
         using var reader = _factory.CreateAdminClient(write: false);
 
         var advance = await reader.PostAsync($"/api/admin/rollout/{Name}/advance", null);
@@ -242,7 +243,8 @@ public sealed class PhasedRolloutTests
     [Test]
     public async Task While_a_plan_runs_the_percentage_is_its_own_and_dropping_the_plan_gives_it_back()
     {
-        await CreateAsync(new object[] { new { percentage = 10 }, new { percentage = 100 } });
+        // gates no device meets: the health sweep must not advance the phases while the test looks at them
+        await CreateAsync(new object[] { new { percentage = 10, min_confirmed = 1 }, new { percentage = 100 } });
 
         var refused = await _admin.PatchAsJsonAsync($"/api/admin/rollout/{Name}", new { rollout_percentage = 30 });
         var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
@@ -250,7 +252,7 @@ public sealed class PhasedRolloutTests
         Assert.That(problem.GetProperty("errors").EnumerateObject().Single().Name, Is.EqualTo("rollout_percentage"));
         Assert.That((await RolloutAsync()).GetProperty("rollout_percentage").GetInt32(), Is.EqualTo(10));
 
-        var replanned = await _admin.PatchAsJsonAsync($"/api/admin/rollout/{Name}", new { phases = new object[] { new { percentage = 5 }, new { percentage = 25 }, new { percentage = 100 } } });
+        var replanned = await _admin.PatchAsJsonAsync($"/api/admin/rollout/{Name}", new { phases = new object[] { new { percentage = 5 }, new { percentage = 25, min_confirmed = 1 }, new { percentage = 100 } } });
         var view = await replanned.Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(replanned.StatusCode, Is.EqualTo(HttpStatusCode.OK), view.ToString());
         Assert.That((view.GetProperty("phase").GetProperty("current").GetInt32(), view.GetProperty("rollout_percentage").GetInt32()), Is.EqualTo((2, 25)),
