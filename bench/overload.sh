@@ -11,18 +11,19 @@
 #
 # Settings (environment) besides run.sh's (ports, THREADS, DURATION, RUNS, FLEET): PEAK_CONNECTIONS (closed-loop
 # connection counts tried for the peak), MULTIPLE (the offered rate as a multiple of the peak, 3), OVERLOAD_DURATION
-# and OVERLOAD_WARMUP (s), OL_CONNECTIONS and OL_THREADS (the generator's connection pool and threads), PIN (0, the
-# default: no pinning; 1: the service and PostgreSQL on the first half of the cores, the load tools on the other
-# half, standing in for a load generator on another machine; on 2 cores that leaves the service and PostgreSQL one
-# core, where the check's batched commits get small and the figures say more about that than about admission), ADMISSION (service settings added for the admitted runs, e.g.
-# "Ota__Admission__MaxConcurrent=256"; default none: the production defaults), SWEEP (the open-loop rates tried
-# for the open-loop peak, as fractions of the closed-loop peak, in order; the sweep stops at the first rate the service
-# no longer serves in full: "0.8 1.0 1.2 1.4 1.6").
+# and OVERLOAD_WARMUP (s: 30 and 15), OL_CONNECTIONS and OL_THREADS (the generator's connection pool and threads),
+# PIN (0, the default: no pinning; 1: the service and PostgreSQL on the first half of the cores, the load tools on
+# the other half, standing in for a load generator on another machine; on 2 cores that leaves the service and
+# PostgreSQL one core, where the check's batched commits get small and the figures say more about that than about
+# admission), ADMISSION (service settings added for the admitted runs, e.g. "Ota__Admission__MaxConcurrent=256";
+# default none: the production defaults), SWEEP (the open-loop rates tried for the open-loop peak, as fractions of
+# the closed-loop peak, in order; the sweep stops at the first rate the service no longer serves in full:
+# "0.8 1.0 1.2").
 set -euo pipefail
 
 bench=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export BENCH_OUT=${BENCH_OUT:-$bench/out/overload}
-if [ "${QUICK:-0}" = 1 ]; then DURATION=${DURATION:-5}; RUNS=${RUNS:-1}; OVERLOAD_DURATION=${OVERLOAD_DURATION:-15}; fi
+if [ "${QUICK:-0}" = 1 ]; then DURATION=${DURATION:-5}; RUNS=${RUNS:-1}; OVERLOAD_DURATION=${OVERLOAD_DURATION:-15}; OVERLOAD_WARMUP=${OVERLOAD_WARMUP:-10}; fi
 DURATION=${DURATION:-10}; RUNS=${RUNS:-3}
 FLEET_SMALL=${FLEET_SMALL:-1000}; FLEET=${FLEET:-10000}; FLEET_LARGE=${FLEET_LARGE:-10000}
 TLS_PROCS=${TLS_PROCS:-2}
@@ -31,15 +32,15 @@ source "$bench/run.sh"
 
 PEAK_CONNECTIONS=${PEAK_CONNECTIONS:-"128 256 512"}
 MULTIPLE=${MULTIPLE:-3}
-# overload runs are longer than the peak's: shed devices that honour Retry-After come back 5-10 s later (longer
-# when the service spreads them out), and a run must cover several of those rounds, not just the first burst
+# overload runs are longer than the peak's: shed devices that honour Retry-After come back 5-10 s later, and a
+# run must cover several of those rounds; the first burst (every device at once) falls in the warm-up
 OVERLOAD_DURATION=${OVERLOAD_DURATION:-$((DURATION * 3))}
-OVERLOAD_WARMUP=${OVERLOAD_WARMUP:-10}
+OVERLOAD_WARMUP=${OVERLOAD_WARMUP:-15}
 OL_CONNECTIONS=${OL_CONNECTIONS:-8192}
 OL_THREADS=${OL_THREADS:-1}
 PIN=${PIN:-0}
 ADMISSION=${ADMISSION-}
-SWEEP=${SWEEP:-"0.8 1.0 1.2 1.4 1.6"}
+SWEEP=${SWEEP:-"0.8 1.0 1.2"}
 OL_PATH='/api/firmware/check?device_id=dev-{id}&device_model={model}&current_version=1.0.0'
 if [ "$QUICK" = 1 ]; then SECTION_OUT=$out/RESULTS.overload.md; else SECTION_OUT=$bench/RESULTS.md; fi
 BASE_PID=none              # no baseline app or nginx in this scenario: run.sh's CPU snapshot counts them as 0

@@ -361,7 +361,9 @@ public sealed class DeviceAdmissionGate : IDisposable
         response.Headers.RetryAfter = _seconds[retryAfter];
         response.ContentType = "application/problem+json";
         response.ContentLength = body.Length;
-        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+        // no cancellation token: a client that left makes the write a no-op, where a cancelled write would throw
+        // past every error handler (admission runs before them)
+        return response.Body.WriteAsync(body).AsTask();
     }
 
     public void Dispose() => _clock?.Dispose();
