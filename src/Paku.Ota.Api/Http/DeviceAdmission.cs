@@ -297,15 +297,13 @@ public sealed class DeviceAdmissionGate : IDisposable
     private readonly AdmissionQueue? _queue;
     private readonly Timer? _clock;
     private readonly Counter<long> _calls;
-    private readonly Dictionary<AdmissionVerdict, byte[][]> _bodies = [];
-    private readonly string[] _seconds;
+    private readonly Dictionary<AdmissionVerdict, ShedAnswer[]> _answers = [];
     private readonly KeyValuePair<string, object?>[] _resultTags;
     private int _clockRunning;
 
     public DeviceAdmissionGate(AdmissionOptions options, IMeterFactory meters)
     {
         _options = options;
-        _seconds = Enumerable.Range(0, (2 * options.RetryAfterSeconds) + 1).Select(n => n.ToString(CultureInfo.InvariantCulture)).ToArray();
         var meter = meters.Create(OtaMetrics.MeterName);
         _calls = meter.CreateCounter<long>("ota.admission.calls",
             description: "Device checks and status reports by admission result (admitted, shed_queue_full, shed_waited, abandoned).");
@@ -323,8 +321,9 @@ public sealed class DeviceAdmissionGate : IDisposable
         _clock = new Timer(_ => Tick(), null, Timeout.Infinite, Timeout.Infinite);
         foreach (var verdict in new[] { AdmissionVerdict.QueueFull, AdmissionVerdict.Waited })
         {
-            _bodies[verdict] = Enumerable.Range(0, (2 * options.RetryAfterSeconds) + 1)
-                .Select(seconds => seconds < options.RetryAfterSeconds ? [] : Encoding.UTF8.GetBytes(ShedBody(verdict, seconds)))
+            // one answer for each Retry-After from RetryAfterSeconds to twice that
+            _answers[verdict] = Enumerable.Range(options.RetryAfterSeconds, options.RetryAfterSeconds + 1)
+                .Select(seconds => new ShedAnswer(seconds.ToString(CultureInfo.InvariantCulture), Encoding.UTF8.GetBytes(ShedBody(verdict, seconds))))
                 .ToArray();
         }
     }
@@ -354,11 +353,11 @@ public sealed class DeviceAdmissionGate : IDisposable
     /// come back together) and a problem+json that says why.</summary>
     public Task ShedAsync(HttpContext context, AdmissionVerdict verdict)
     {
-        var retryAfter = Random.Shared.Next(_options.RetryAfterSeconds, (2 * _options.RetryAfterSeconds) + 1);
-        var body = _bodies[verdict][retryAfter];
+        var answers = _answers[verdict];
+        var (retryAfter, body) = answers[Random.Shared.Next(answers.Length)];
         var response = context.Response;
         response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        response.Headers.RetryAfter = _seconds[retryAfter];
+        response.Headers.RetryAfter = retryAfter;
         response.ContentType = "application/problem+json";
         response.ContentLength = body.Length;
         // no cancellation token: a client that left makes the write a no-op, where a cancelled write would throw
@@ -421,6 +420,8 @@ public sealed class DeviceAdmissionGate : IDisposable
         _ => "queued",
     };
 }
+
+internal sealed record ShedAnswer(string RetryAfter, byte[] Body);
 
 internal sealed record ShedProblem(
     [property: System.Text.Json.Serialization.JsonPropertyName("type")] string Type,
